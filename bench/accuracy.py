@@ -1,0 +1,150 @@
+"""Accuracy benchmark: the engine against simulated sessions with known truth.
+
+Runs the engine over simulated sessions drawn from the whole grid (mount x rate x gyro x
+orientation x nuisances x lifts) and prints the product spec's metrics. The engine was tuned
+on seeds 1000-1199 (``--seeds 1000:1200``); the figures in the README use seeds 0-299.
+
+    python bench/accuracy.py --seeds 0:300
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from sensor.engine import AnalysisOptions, analyze
+from sensor.simulate import simulate_session
+from sensor.summary import PHASE_METRICS, Leg, to_dict
+
+
+def run_one(seed: int) -> dict[str, Any]:
+    samples, truth = simulate_session(seed)
+    options = AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=truth["pause_s"])
+    doc = to_dict(analyze(samples, options))
+    return {"seed": seed, "truth": truth, "doc": doc}
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def score(results: list[dict[str, Any]]) -> dict[str, Any]:
+    sets_total = sets_exact = legs_right = phantom = 0
+    lift_sets = lift_exact = 0
+    errors: dict[str, list[float]] = {m: [] for m in PHASE_METRICS}
+    asym_right = 0
+    bad: list[str] = []
+    for res in results:
+        truth, doc = res["truth"], res["doc"]
+        t_sets = truth["sets"]
+        d_sets = doc["sets"]
+        used: set[int] = set()
+        ok_session = True
+        for ts in t_sets:
+            t0 = min(min(r["t_start"], r["t_descent"]) for r in ts["reps"])
+            t1 = max(max(r["t_bottom"], r["t_lockout"]) for r in ts["reps"])
+            best, best_ov = None, 0.0
+            for j, ds in enumerate(d_sets):
+                ov = _overlap(t0, t1, ds["t_start"] or 0, ds["t_end"] or 0)
+                if ds["reps"]:
+                    d0 = min(min(r["t_start"], r["t_descent"]) for r in ds["reps"])
+                    d1 = max(max(r["t_bottom"], r["t_lockout"]) for r in ds["reps"])
+                    ov = _overlap(t0, t1, d0, d1)
+                if ov > best_ov:
+                    best, best_ov = j, ov
+            sets_total += 1
+            is_lift = truth["lift"] != "hip_thrust"
+            lift_sets += is_lift
+            if best is None:
+                ok_session = False
+                continue
+            used.add(best)
+            ds = d_sets[best]
+            exact = ds["rep_count"] == ts["rep_count"]
+            sets_exact += exact
+            lift_exact += exact and is_lift
+            ok_session &= exact
+            legs_right += ds["leg"] == ts["leg"]
+            for tr in ts["reps"]:
+                cands = [r for r in ds["reps"] if abs(r["t_lockout"] - tr["t_lockout"]) < 1.0]
+                if not cands:
+                    continue
+                r = min(cands, key=lambda r: abs(r["t_lockout"] - tr["t_lockout"]))
+                for m in PHASE_METRICS:
+                    if truth["top_start"] and m == "hold_s":
+                        continue
+                    errors[m].append(abs(r[m] - tr[m]))
+        phantom += len(d_sets) - len(used)
+        ok_session &= len(d_sets) == len(used)
+        t_flags = set(truth["asymmetry"]["flags"])
+        d_flags = set(doc["asymmetry"]["flags"])
+        asym_right += t_flags == d_flags
+        if not ok_session or t_flags != d_flags:
+            bad.append(
+                f"seed {res['seed']}: {truth['mount']} {truth['lift']} {truth['rate_hz']:g} Hz "
+                f"{'gyro' if truth['with_gyro'] else 'no gyro'} truth "
+                f"{[s['rep_count'] for s in t_sets]} got {[s['rep_count'] for s in d_sets]} "
+                f"asym {sorted(t_flags)} got {sorted(d_flags)}"
+            )
+    n = len(results)
+    out: dict[str, Any] = {
+        "sessions": n,
+        "sets": sets_total,
+        "exact_sets_pct": 100 * sets_exact / max(1, sets_total),
+        "leg_right_pct": 100 * legs_right / max(1, sets_total),
+        "phantom_sets": phantom,
+        "asymmetry_right_pct": 100 * asym_right / max(1, n),
+        "other_lift_sets": lift_sets,
+        "other_lift_exact_pct": 100 * lift_exact / max(1, lift_sets),
+        "bad": bad,
+    }
+    for m in PHASE_METRICS:
+        e = np.array(errors[m]) if errors[m] else np.array([math.nan])
+        out[f"{m}_median_err"] = float(np.median(e))
+        out[f"{m}_p95_err"] = float(np.percentile(e, 95))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--seeds", default="0:300", help="range A:B of simulator seeds")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--show-bad", action="store_true", help="list the sessions not all right")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    a, b = (int(x) for x in args.seeds.split(":"))
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(run_one, range(a, b), chunksize=4))
+    s = score(results)
+    elapsed = time.perf_counter() - t0
+    if args.json:
+        print(json.dumps({k: v for k, v in s.items() if k != "bad"}, indent=2))
+        return 0
+    print(f"hipthrust accuracy on simulated sessions, seeds {a}-{b - 1} ({elapsed:.0f} s)")
+    print(f"  sessions                     {s['sessions']}")
+    print(f"  sets                         {s['sets']}")
+    print(f"  exact rep count (sets)       {s['exact_sets_pct']:.1f} %   target >= 99 %")
+    print(f"  leg right (sets)             {s['leg_right_pct']:.1f} %")
+    print(f"  phantom sets                 {s['phantom_sets']}       target 0")
+    print(f"  asymmetry flags right        {s['asymmetry_right_pct']:.1f} %   target >= 95 %")
+    print(f"  other lifts, exact count     {s['other_lift_exact_pct']:.1f} %   "
+          f"({s['other_lift_sets']} sets of squat/deadlift/row/press/curl)")
+    for m in PHASE_METRICS:
+        print(f"  {m:<13} error median {s[m + '_median_err']:.3f} s  p95 "
+              f"{s[m + '_p95_err']:.3f} s   target median <= 0.1 s")
+    if args.show_bad:
+        for line in s["bad"]:
+            print("  " + line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One module per ``hipthrust`` command; see ``sensor.cli``."""

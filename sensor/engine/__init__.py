@@ -1,0 +1,6 @@
+"""The analysis engine, split by pipeline stage (see ``engine.py`` for the flow)."""
+
+from sensor.engine.engine import Engine, Trace, analyze
+from sensor.engine.options import AnalysisOptions, EngineParams
+
+__all__ = ["AnalysisOptions", "Engine", "EngineParams", "Trace", "analyze"]

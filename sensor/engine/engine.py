@@ -1,0 +1,319 @@
+"""The engine: samples in (in chunks of any size), events and the session summary out.
+
+Stages, each in its own module: ``resample`` (uniform grid) -> ``velocity`` (stillness and
+vertical speed) -> ``reps`` (moves, reps, phase boundaries) -> ``orientation`` (mount, tilt)
+-> ``metrics`` (legs, asymmetry, flags). A set is closed once no rep-sized motion has been
+seen for ``set_gap_s``; every decision uses a fixed look-ahead on the data's own time grid,
+so feeding a recording whole or in pieces gives the same reps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
+from sensor.engine.options import AnalysisOptions, EngineParams
+from sensor.engine.orientation import angle_deg, tilt_per_rep
+from sensor.engine.resample import GridResampler
+from sensor.engine.reps import Move, RepCandidate, find_moves, pair_moves, phase_indices
+from sensor.engine.velocity import VelocityTracker
+from sensor.events import Event, RepDone, SetDone
+from sensor.samples import FloatArray, Samples
+from sensor.summary import Leg, Mount, Rep, SessionSummary, SetResult
+
+_MIN_MOVE_M = 0.03  # runs smaller than this are noise (walking bob, tremor)
+_PAIRABLE_M = 0.05  # moves at least this big take part in pairing
+_HIP_ROTATION_DEG = 15.0  # a hip mount rotates with the pelvis; a bar barely does
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The engine's signals on its uniform grid, for plots: seconds, m/s, m, degrees."""
+
+    t_s: FloatArray
+    speed_mps: FloatArray
+    position_m: FloatArray
+    tilt_deg: FloatArray | None = None
+
+
+class Engine:
+    """Streaming analysis of one session. Not thread-safe; one per sensor."""
+
+    def __init__(
+        self, options: AnalysisOptions | None = None, params: EngineParams | None = None
+    ) -> None:
+        self.options = options or AnalysisOptions()
+        self.p = params or EngineParams()
+        self._resampler = GridResampler(self.p.grid_rate_hz, self.p.max_gap_s)
+        self._tracker: VelocityTracker | None = None
+        self._with_gyro: bool | None = None
+        self._sets: list[SetResult] = []
+        self._region_start = 0
+        self._mount: Mount | None = self.options.mount
+        self._leg_anchor: tuple[int, Leg] | None = None  # (set index, leg) set live
+        self._rotations: list[float] = []
+        self._n_in = 0
+        self._t_first = math.nan
+        self._t_last = math.nan
+        self._digest = hashlib.sha256()
+        self._finished = False
+
+    # -- input ---------------------------------------------------------------------------
+
+    def feed(self, samples: Samples) -> list[Event]:
+        """Add a block of samples (time after the previous block's). Returns new events."""
+        if len(samples) == 0:
+            return []
+        if self._finished:
+            raise RuntimeError("feed() after finish()")
+        if self._with_gyro is None:
+            self._with_gyro = samples.has_gyro
+            self._tracker = VelocityTracker(self.p, self._with_gyro)
+        elif samples.has_gyro != self._with_gyro:
+            raise ValueError("every block must have the gyro, or none")
+        if self._n_in == 0:
+            self._t_first = float(samples.t_s[0])
+        self._n_in += len(samples)
+        self._t_last = float(samples.t_s[-1])
+        self._digest.update(np.ascontiguousarray(samples.t_s).tobytes())
+        self._digest.update(np.ascontiguousarray(samples.acc_g).tobytes())
+        block = self._resampler.push(samples)
+        if block is not None:
+            assert self._tracker is not None
+            self._tracker.push(block.k, block.values, block.gap)
+        return self._close_sets(final=False)
+
+    def finish(self) -> list[Event]:
+        """End of the stream: decide everything still open."""
+        if self._finished or self._tracker is None:
+            self._finished = True
+            return []
+        block = self._resampler.flush()
+        if block is not None:
+            self._tracker.push(block.k, block.values, block.gap)
+        self._tracker.finish()
+        events = self._close_sets(final=True)
+        self._finished = True
+        return events
+
+    def set_leg(self, leg: Leg) -> None:
+        """Live: the set in progress (or the next one) is on ``leg``; later sets alternate."""
+        self._leg_anchor = (len(self._sets), leg)
+
+    def end_set(self) -> list[Event]:
+        """Live: the user ended the set; close what has been seen so far."""
+        if self._tracker is None:
+            return []
+        n = self._tracker.n_final
+        moves = self._moves(n, final=True)
+        if not moves:
+            return []
+        end = moves[-1].i1
+        events = self._emit_region(self._region_start, end, moves)
+        self._region_start = end
+        return events
+
+    # -- sets ----------------------------------------------------------------------------
+
+    def _moves(self, n: int, final: bool) -> list[Move]:
+        assert self._tracker is not None
+        rs = self._region_start
+        speed = self._tracker.speed.data[rs:n]
+        merge = round(self.p.merge_gap_s * self.p.grid_rate_hz)
+        moves = [
+            replace(m, i0=m.i0 + rs, i1=m.i1 + rs)
+            for m in find_moves(speed, self._tracker.dt_s, _MIN_MOVE_M, merge)
+        ]
+        if not final:
+            # a move still running at the edge (or close enough to merge) is not final
+            while moves and moves[-1].i1 + merge >= n:
+                moves.pop()
+        return moves
+
+    def _close_sets(self, final: bool) -> list[Event]:
+        tr = self._tracker
+        assert tr is not None
+        n = tr.n_final
+        gap = round(self.p.set_gap_s * self.p.grid_rate_hz)
+        events: list[Event] = []
+        moves = self._moves(n, final)
+        big = [m for m in moves if abs(m.disp_m) >= 0.7 * self.p.min_range_m]
+        for k, m in enumerate(big):
+            nxt = big[k + 1].i0 if k + 1 < len(big) else (math.inf if final else n)
+            if nxt - m.i1 >= gap:
+                region = [x for x in moves if self._region_start <= x.i0 and x.i1 <= m.i1]
+                events += self._emit_region(self._region_start, m.i1, region)
+                self._region_start = m.i1
+        if not big and n - self._region_start > 2 * gap:
+            # nothing rep-sized for a while: move on from a point where the speed is zero
+            still = tr.still.data
+            cut = n - gap
+            idx = np.flatnonzero(still[self._region_start : cut])
+            if idx.size:
+                self._region_start += int(idx[-1])
+        return events
+
+    def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
+        tr = self._tracker
+        assert tr is not None
+        still = tr.still.data
+        pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
+        bottom = pair_moves(pm, still, self.p, top_start=False)
+        top = pair_moves(pm, still, self.p, top_start=True)
+        cands = top if len(top) > len(bottom) else bottom
+        cands = self._consistent(cands)
+        events: list[Event] = []
+        for group in self._split(cands):
+            if len(group) < self.p.min_reps_per_set:
+                continue
+            s = self._build_set(group)
+            self._sets.append(s)
+            events += [RepDone(s.index, s.leg, r) for r in s.reps]
+            events.append(SetDone(s))
+        return events
+
+    def _consistent(self, cands: list[RepCandidate]) -> list[RepCandidate]:
+        """Drop candidates whose range is far from the region's median rep."""
+        if len(cands) < 3:
+            return cands
+        med = float(np.median([c.rise.disp_m for c in cands]))
+        r = self.p.rep_range_ratio
+        return [c for c in cands if med / r <= c.rise.disp_m <= med * r]
+
+    def _split(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
+        gap = self.p.set_gap_s * self.p.grid_rate_hz
+        groups: list[list[RepCandidate]] = []
+        for c in cands:
+            first = min(c.rise.i0, c.fall.i0)
+            if groups:
+                prev = groups[-1][-1]
+                if first - max(prev.rise.i1, prev.fall.i1) < gap:
+                    groups[-1].append(c)
+                    continue
+            groups.append([c])
+        return groups
+
+    def _leg(self, index: int) -> Leg:
+        if self._leg_anchor is not None and index >= self._leg_anchor[0]:
+            j, leg = self._leg_anchor
+            return leg if (index - j) % 2 == 0 else leg.other
+        return leg_for_set(index, self.options.first_leg, self.options.legs)
+
+    def _build_set(self, group: list[RepCandidate]) -> SetResult:
+        tr = self._tracker
+        assert tr is not None
+        speed = tr.speed.data
+        acc_lp = tr.acc_lp.data
+        frac = self.p.phase_fraction
+        ph = [phase_indices(speed, c, frac) for c in group]
+        top_start = group[0].top_start
+        settle = round(0.3 * self.p.grid_rate_hz)
+        spans = [(int(x.start), int(x.lockout), int(x.bottom)) for x in ph]
+        rotations = [
+            angle_deg(acc_lp[max(0, s - settle) : s + 1].mean(axis=0), acc_lp[lk])
+            for s, lk, _ in spans
+        ]
+        self._rotations += rotations
+        if self._mount is None:
+            med = float(np.median(rotations))
+            self._mount = Mount.HIP if med > _HIP_ROTATION_DEG else Mount.BAR
+        tilts = tilt_per_rep(acc_lp, spans, settle) if self._mount is Mount.HIP else None
+        reps: list[Rep] = []
+        t = tr.t_of
+        for i, (c, x) in enumerate(zip(group, ph, strict=True)):
+            nxt = ph[i + 1] if i + 1 < len(ph) else None
+            if top_start:
+                hold = (t(nxt.descent) - t(x.lockout)) if nxt else 0.0
+                bottom: float | None = t(x.start) - t(x.bottom)
+            else:
+                hold = t(x.descent) - t(x.lockout)
+                bottom = (t(nxt.start) - t(x.bottom)) if nxt else None
+            reps.append(
+                Rep(
+                    index=i,
+                    t_start=t(x.start),
+                    t_lockout=t(x.lockout),
+                    t_descent=t(x.descent),
+                    t_bottom=t(x.bottom),
+                    concentric_s=t(x.lockout) - t(x.start),
+                    hold_s=hold,
+                    eccentric_s=t(x.bottom) - t(x.descent),
+                    peak_speed_mps=x.peak_mps,
+                    range_m=c.rise.disp_m,
+                    bottom_s=bottom,
+                    tilt_deg=tilts[i] if tilts is not None else None,
+                )
+            )
+        flags = flag_reps(
+            reps,
+            pause_s=self.options.pause_s,
+            bounce_hold_s=self.p.bounce_hold_s,
+            meant_to_hold_s=self.p.meant_to_hold_s,
+            tilt_threshold_deg=self.options.tilt_threshold_deg if tilts is not None else None,
+        )
+        reps = [replace(r, flags=f) for r, f in zip(reps, flags, strict=True)]
+        index = len(self._sets)
+        set_flags = ("top_start",) if top_start else ()
+        return SetResult(index, self._leg(index), tuple(reps), set_flags)
+
+    # -- output --------------------------------------------------------------------------
+
+    @property
+    def sets(self) -> tuple[SetResult, ...]:
+        return tuple(self._sets)
+
+    @property
+    def mount(self) -> Mount:
+        return self._mount or Mount.HIP
+
+    def summary(self, session_id: str | None = None, source: str | None = None) -> SessionSummary:
+        """The session so far (call after ``finish()`` for the final one)."""
+        legs = per_leg(self._sets)
+        duration = self._t_last - self._t_first if self._n_in > 1 else 0.0
+        rate = (self._n_in - 1) / duration if duration > 0 else None
+        return SessionSummary(
+            session_id=session_id or self.content_id(),
+            mount=self.mount,
+            sets=tuple(self._sets),
+            legs=legs,
+            asymmetry=asymmetry(
+                legs, self.options.asymmetry_threshold_pct, self.p.noise_floor_sd_s
+            ),
+            pause_target_s=self.options.pause_s,
+            sampling_rate_hz=rate,
+            has_gyro=self._with_gyro,
+            duration_s=duration,
+            source=source,
+        )
+
+    def content_id(self) -> str:
+        """A session id derived from the samples themselves: the same data, the same id."""
+        return self._digest.hexdigest()[:16]
+
+    def trace(self) -> Trace:
+        tr = self._tracker
+        if tr is None:
+            empty = np.empty(0)
+            return Trace(empty, empty, empty, None)
+        n = tr.n_final
+        return Trace(tr.t_of(0) + np.arange(n) * tr.dt_s, tr.speed.data.copy(), tr.position_m())
+
+
+def analyze(
+    samples: Samples,
+    options: AnalysisOptions | None = None,
+    *,
+    session_id: str | None = None,
+    source: str | None = None,
+    params: EngineParams | None = None,
+) -> SessionSummary:
+    """Analyse a whole recording at once (the same engine as live, fed in one block)."""
+    engine = Engine(options, params)
+    engine.feed(samples)
+    engine.finish()
+    return engine.summary(session_id=session_id or samples.metadata.get("session_id"),
+                          source=source)

@@ -1,0 +1,57 @@
+"""What the user asks of the analysis, and the engine's tuning constants (units in names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sensor.summary import Leg, Mount
+
+
+@dataclass(frozen=True)
+class AnalysisOptions:
+    """User-facing options: the ``analyze`` flags.
+
+    ``mount`` None means detect it. ``legs`` overrides the alternation that starts with
+    ``first_leg``; sets past the end of the list keep alternating from its last leg.
+    """
+
+    mount: Mount | None = None
+    first_leg: Leg = Leg.LEFT
+    legs: tuple[Leg, ...] | None = None
+    pause_s: float | None = None
+    asymmetry_threshold_pct: float = 15.0
+    tilt_threshold_deg: float = 7.0
+
+
+@dataclass(frozen=True)
+class EngineParams:
+    """Tuning constants. Tuned on simulator seeds 1000-1199; reported on others."""
+
+    grid_rate_hz: float = 50.0  # every input is resampled to this uniform grid
+    max_gap_s: float = 1.0  # longer gaps in the input break the motion (treated as rest)
+    lowpass_cutoff_hz: float = 5.0  # zero-phase FIR on the grid
+    lowpass_taps: int = 21
+    still_cutoff_hz: float = 3.0  # heavier low-pass for the stillness detector (tremor out)
+    still_taps: int = 41
+    gravity_obs: int = 40  # still observations kept for the gravity-norm error model
+    rest_window_s: float = 0.4  # centred window of the stillness detector
+    rest_ratio: float = 6.0  # still when activity < ratio x noise floor
+    min_rest_s: float = 0.2  # shorter still runs do not anchor the integration
+    noise_block_s: float = 20.0  # the noise floor is re-estimated per block of this length
+    baseline_s: float = 0.5  # rest used for the gravity baseline at each end of a motion
+    phase_fraction: float = 0.05  # the spec's 5 % of peak concentric speed
+    min_range_m: float = 0.10  # smallest rep (rise) that counts
+    max_range_m: float = 1.2
+    min_phase_s: float = 0.25  # shortest concentric or eccentric
+    max_concentric_s: float = 6.0
+    max_eccentric_s: float = 8.0
+    max_hold_s: float = 15.0
+    min_quiet_hold: float = 0.5  # fraction of a long hold (> 1 s) that must be still
+    pair_ratio: float = 1.45  # descent/rise ranges must agree within this factor
+    rep_range_ratio: float = 1.6  # a rep's range vs the set's median so far
+    merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
+    set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set
+    min_reps_per_set: int = 2
+    bounce_hold_s: float = 0.15  # a hold shorter than this is a bounce
+    meant_to_hold_s: float = 0.8  # a set whose median hold is at least this was meant to hold
+    noise_floor_sd_s: float = 0.05  # per-rep timing noise floor used by the asymmetry test

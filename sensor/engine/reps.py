@@ -1,0 +1,149 @@
+"""Stage 3: reps from the vertical speed, and the spec's phase boundaries.
+
+A *move* is a run of one direction of the speed (up or down) with its displacement. A rep is
+a rise followed by a descent of matching size (bottom-start lifts: hip thrust, deadlift, row,
+press, curl) or a descent followed by a rise (top-start lifts: squat). Which of the two a set
+is, is decided by which pairing explains more of its moves.
+
+Phase boundaries are where the speed crosses ``fraction`` (5 %) of the rep's peak concentric
+speed, interpolated between grid samples. Indices are grid sample positions (fractional).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from sensor.engine.options import EngineParams
+from sensor.samples import FloatArray
+
+
+@dataclass(frozen=True)
+class Move:
+    """A run of speed in one direction: sign +1 up / -1 down, grid indices [i0, i1)."""
+
+    sign: int
+    i0: int
+    i1: int
+    peak_mps: float  # largest |speed| in the run
+    disp_m: float  # displacement, signed (up positive)
+
+
+@dataclass(frozen=True)
+class RepCandidate:
+    rise: Move
+    fall: Move
+    top_start: bool
+
+
+@dataclass(frozen=True)
+class PhaseIndices:
+    """Fractional grid indices of the four boundaries and the peak concentric speed."""
+
+    start: float
+    lockout: float
+    descent: float
+    bottom: float
+    peak_mps: float
+
+
+def find_moves(speed: FloatArray, dt_s: float, min_disp_m: float, merge_gap: int) -> list[Move]:
+    """Runs of one sign of ``speed`` (m/s), tiny ones dropped, close ones of a sign merged."""
+    if speed.size == 0:
+        return []
+    sign = np.sign(speed).astype(np.int8)
+    edges = np.flatnonzero(np.diff(sign)) + 1
+    starts = np.concatenate([[0], edges])
+    ends = np.concatenate([edges, [speed.size]])
+    csum = np.concatenate([[0.0], np.cumsum(speed)]) * dt_s
+    raw: list[Move] = []
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
+        s = int(sign[a])
+        if s == 0:
+            continue
+        disp = float(csum[b] - csum[a])
+        if abs(disp) < min_disp_m:
+            continue
+        raw.append(Move(s, a, b, float(np.abs(speed[a:b]).max()), disp))
+    merged: list[Move] = []
+    for m in raw:
+        if merged and merged[-1].sign == m.sign and m.i0 - merged[-1].i1 <= merge_gap:
+            p = merged[-1]
+            merged[-1] = Move(
+                m.sign, p.i0, m.i1, max(p.peak_mps, m.peak_mps), float(csum[m.i1] - csum[p.i0])
+            )
+        else:
+            merged.append(m)
+    return merged
+
+
+def pair_moves(
+    moves: list[Move], still: NDArray[np.bool_], p: EngineParams, top_start: bool
+) -> list[RepCandidate]:
+    """Greedy pairing: rise then descent (or descent then rise for a top-start lift)."""
+    rate = p.grid_rate_hz
+    out: list[RepCandidate] = []
+    i = 0
+    while i < len(moves) - 1:
+        first, second = moves[i], moves[i + 1]
+        want = -1 if top_start else 1
+        if first.sign == want and second.sign == -want:
+            rise, fall = (second, first) if top_start else (first, second)
+            if _plausible(rise, fall, first, second, still, p, rate):
+                out.append(RepCandidate(rise, fall, top_start))
+                i += 2
+                continue
+        i += 1
+    return out
+
+
+def _plausible(
+    rise: Move, fall: Move, first: Move, second: Move, still: NDArray[np.bool_],
+    p: EngineParams, rate: float,
+) -> bool:
+    up, down = rise.disp_m, -fall.disp_m
+    if not (p.min_range_m <= up <= p.max_range_m and down > 0):
+        return False
+    if not 1 / p.pair_ratio <= down / up <= p.pair_ratio:
+        return False
+    if not p.min_phase_s <= (rise.i1 - rise.i0) / rate:
+        return False
+    if (rise.i1 - rise.i0) / rate > p.max_concentric_s + 1.0:
+        return False
+    if not p.min_phase_s <= (fall.i1 - fall.i0) / rate <= p.max_eccentric_s + 1.0:
+        return False
+    between = still[first.i1 : second.i0]
+    gap_s = between.size / rate
+    if gap_s > p.max_hold_s:
+        return False
+    return not (gap_s > 1.0 and between.mean() < p.min_quiet_hold)
+
+
+def phase_indices(speed: FloatArray, rep: RepCandidate, fraction: float) -> PhaseIndices:
+    """The four boundaries where the speed crosses ``fraction`` of the peak rise speed."""
+    r, f = rep.rise, rep.fall
+    vpk = float(speed[r.i0 : r.i1].max())
+    thr = fraction * vpk
+    up = np.flatnonzero(speed[r.i0 : r.i1] >= thr) + r.i0
+    down = np.flatnonzero(speed[f.i0 : f.i1] <= -thr) + f.i0
+    if down.size == 0:  # the descent never reached the threshold: use its extent
+        down = np.array([f.i0, f.i1 - 1])
+    return PhaseIndices(
+        start=_cross(speed, int(up[0]) - 1, thr),
+        lockout=_cross(speed, int(up[-1]), thr),
+        descent=_cross(speed, int(down[0]) - 1, -thr),
+        bottom=_cross(speed, int(down[-1]), -thr),
+        peak_mps=vpk,
+    )
+
+
+def _cross(speed: FloatArray, i: int, level: float) -> float:
+    """Fractional index where speed crosses ``level`` between samples i and i + 1."""
+    if i < 0:
+        return 0.0
+    if i + 1 >= speed.size:
+        return float(speed.size - 1)
+    a, b = speed[i] - level, speed[i + 1] - level
+    return float(i + (a / (a - b) if a != b else 0.0))

@@ -1,0 +1,317 @@
+"""Stage 2: vertical speed from grid samples, with no assumption about the sensor's axes.
+
+- The vertical specific force is the norm of the low-passed accelerometer minus gravity:
+  ``|g + a| = g + a_z`` to first order, whatever the orientation (error ``a_h^2 / 2g``).
+- Stillness is detected on the low-passed accelerometer (and gyro when present) against a
+  noise floor learnt from the quietest moments of the recording so far.
+- Between two still periods, the vertical acceleration is integrated to speed and the speed
+  forced back to zero at both ends (zero-velocity update, linear de-drift); the gravity
+  baseline is interpolated between the two still periods, so a bias that changes with the
+  sensor's orientation largely cancels.
+
+Signs: speed is positive upwards, in m/s. Everything is computed incrementally with fixed
+look-ahead, so chunked and whole input give the same numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from numpy.typing import NDArray
+from scipy.signal import firwin
+
+from sensor.engine.options import EngineParams
+from sensor.samples import FloatArray
+
+GRAVITY_MPS2 = 9.80665
+_DEFAULT_FLOOR_ACC = 1.5e-6  # g^2: about 1.2 mg rms after the low-pass
+_MIN_FLOOR_ACC = 1e-7
+_DEFAULT_FLOOR_GYRO = 0.05  # (deg/s)^2
+_MIN_FLOOR_GYRO = 0.002
+
+
+class Growable:
+    """An append-only 1-D or 2-D float/bool array with amortised O(1) appends."""
+
+    def __init__(self, width: int = 0, dtype: type = np.float64) -> None:
+        shape = (1024, width) if width else (1024,)
+        self._a: NDArray[np.generic] = np.zeros(shape, dtype=dtype)
+        self.n = 0
+
+    def append(self, x: NDArray[np.generic]) -> None:
+        need = self.n + x.shape[0]
+        if need > self._a.shape[0]:
+            cap = max(need, 2 * self._a.shape[0])
+            new = np.zeros((cap, *self._a.shape[1:]), dtype=self._a.dtype)
+            new[: self.n] = self._a[: self.n]
+            self._a = new
+        self._a[self.n : need] = x
+        self.n = need
+
+    @property
+    def data(self) -> NDArray[np.generic]:
+        return self._a[: self.n]
+
+
+def lowpass_kernel(taps: int, cutoff_hz: float, rate_hz: float) -> FloatArray:
+    """Linear-phase FIR low-pass taps (odd length, so it is centred: zero delay)."""
+    return np.asarray(firwin(taps, cutoff_hz, fs=rate_hz))
+
+
+def centred_pad(k: FloatArray, taps: int) -> FloatArray:
+    """Zero-pad a centred kernel to ``taps`` (odd) taps, still centred."""
+    extra = (taps - k.size) // 2
+    return np.pad(k, extra)
+
+
+def fit_gravity_error(obs: FloatArray, ridge: float = 0.05) -> FloatArray:
+    """Fit ``|m| - 1 = c0 + c . u`` to still observations ``obs`` rows (ux, uy, uz, err, w).
+
+    The accelerometer's bias and scale errors make the measured norm of gravity depend on
+    the orientation; to first order the dependence is linear in the gravity direction ``u``.
+    Ridge-regularised, so with one orientation seen the slope stays near zero.
+    Returns (c0, cx, cy, cz).
+    """
+    u, e, w = obs[:, :3], obs[:, 3], obs[:, 4]
+    x = np.hstack([np.ones((u.shape[0], 1)), u - u.mean(axis=0)])
+    a = (x * w[:, None]).T @ x + np.diag([0.0, ridge, ridge, ridge]) * w.sum()
+    coef = np.linalg.solve(a + 1e-12 * np.eye(4), (x * w[:, None]).T @ e)
+    c0 = coef[0] - coef[1:] @ u.mean(axis=0)
+    return np.concatenate([[c0], coef[1:]])
+
+
+def centred_fir(x: FloatArray, kernel: FloatArray) -> FloatArray:
+    """Filter rows of x (n + 2h, c) with a centred kernel of 2h + 1 taps -> (n, c)."""
+    h = kernel.size // 2
+    win = sliding_window_view(x, kernel.size, axis=0)  # (n, c, taps)
+    return np.asarray(win @ kernel[::-1]) if x.shape[0] >= 2 * h + 1 else np.empty((0, x.shape[1]))
+
+
+def window_activity(x: FloatArray, half: int) -> FloatArray:
+    """Mean squared deviation from the window mean, summed over columns.
+
+    ``x`` has shape (n + 2 half, c); the result (n,) is centred on each row.
+    """
+    win = sliding_window_view(x, 2 * half + 1, axis=0)  # (n, c, w)
+    dev = win - win.mean(axis=2, keepdims=True)
+    return np.asarray((dev * dev).mean(axis=2).sum(axis=1))
+
+
+def integrate_segment(norm_g: FloatArray, base_g: FloatArray, dt_s: float) -> FloatArray:
+    """Vertical speed (m/s, up positive) over a motion between two still periods.
+
+    ``norm_g`` is the specific-force norm during the motion and ``base_g`` what it reads at
+    rest in the same orientation. The speed is zero just before and just after.
+    """
+    n = norm_g.size
+    a = (norm_g - base_g) * GRAVITY_MPS2
+    a_pad = np.concatenate([[0.0], a, [0.0]])
+    v = np.cumsum((a_pad[1:] + a_pad[:-1]) * 0.5) * dt_s  # n + 1 values, last one after
+    ramp = v[-1] * np.arange(1, n + 2) / (n + 1)
+    return np.asarray((v - ramp)[:n])
+
+
+class VelocityTracker:
+    """Streaming: grid samples in, vertical speed out once it is final.
+
+    Buffers (indexed by grid sample since the start): ``acc_lp`` (n, 3) in g, ``norm`` (n,),
+    ``still`` (n,), ``speed`` (n,) in m/s. ``n_final`` counts the samples whose speed is final.
+    """
+
+    def __init__(self, params: EngineParams, with_gyro: bool) -> None:
+        self.p = params
+        self.dt_s = 1.0 / params.grid_rate_hz
+        self.with_gyro = with_gyro
+        k_speed = lowpass_kernel(params.lowpass_taps, params.lowpass_cutoff_hz, params.grid_rate_hz)
+        k_still = lowpass_kernel(params.still_taps, params.still_cutoff_hz, params.grid_rate_hz)
+        taps = max(k_speed.size, k_still.size)
+        # both filters in one pass: columns (x, kernel) pairs share the look-ahead
+        self.kernels = (centred_pad(k_speed, taps), centred_pad(k_still, taps))
+        self.h = taps // 2
+        self.wh = max(1, round(params.rest_window_s * params.grid_rate_hz / 2))
+        self.block = max(1, round(params.noise_block_s * params.grid_rate_hz))
+        self.min_rest = max(1, round(params.min_rest_s * params.grid_rate_hz))
+        self.nb = max(1, round(params.baseline_s * params.grid_rate_hz))
+        self.raw = Growable(6 if with_gyro else 3)
+        self.gap = Growable(0, np.bool_)
+        self.acc_lp = Growable(3)
+        self.acc_still = Growable(3)
+        self.gyro_lp = Growable(3)
+        self.obs: list[FloatArray] = []  # still observations (ux, uy, uz, err_g, weight)
+        self.norm = Growable(0)
+        self.act_a = Growable(0)
+        self.act_g = Growable(0)
+        self.still = Growable(0, np.bool_)
+        self.speed = Growable(0)
+        self.k0: int | None = None  # absolute grid index of sample 0
+        self.floor_a = np.inf
+        self.floor_g = np.inf
+        self._still_raw = Growable(0, np.bool_)
+        self.long_still = Growable(0, np.bool_)
+        self.finished = False
+
+    @property
+    def n_final(self) -> int:
+        return self.speed.n
+
+    def t_of(self, i: float) -> float:
+        """Time (s) of a (fractional) sample index."""
+        assert self.k0 is not None
+        return (self.k0 + i) * self.dt_s
+
+    def push(self, k: NDArray[np.int64], values: FloatArray, gap: NDArray[np.bool_]) -> None:
+        if k.size == 0:
+            return
+        if self.k0 is None:
+            self.k0 = int(k[0])
+        self.raw.append(values)
+        self.gap.append(gap)
+        self._advance(final=False)
+
+    def finish(self) -> None:
+        self._advance(final=True)
+        self.finished = True
+
+    # -- stages -------------------------------------------------------------------------
+
+    def _advance(self, final: bool) -> None:
+        self._filter(final)
+        self._activity(final)
+        self._stillness(final)
+        self._integrate(final)
+
+    def _filter(self, final: bool) -> None:
+        raw = self.raw.data
+        n_raw = raw.shape[0]
+        start = self.acc_lp.n
+        stop = n_raw if final else n_raw - self.h
+        if stop <= start:
+            return
+        lo, hi = start - self.h, stop + self.h
+        idx = np.clip(np.arange(lo, hi), 0, n_raw - 1)  # edges: repeat the end samples
+        x = raw[idx]
+        y = centred_fir(x[:, :3], self.kernels[0])
+        ys = centred_fir(x, self.kernels[1])
+        self.acc_lp.append(y)
+        self.acc_still.append(ys[:, :3])
+        if self.with_gyro:
+            self.gyro_lp.append(ys[:, 3:6])
+        self.norm.append(np.sqrt((y**2).sum(axis=1)))
+
+    def _activity(self, final: bool) -> None:
+        n_lp = self.acc_lp.n
+        start = self.act_a.n
+        stop = n_lp if final else n_lp - self.wh
+        if stop <= start:
+            return
+        idx = np.clip(np.arange(start - self.wh, stop + self.wh), 0, n_lp - 1)
+        self.act_a.append(window_activity(self.acc_still.data[idx], self.wh))
+        if self.with_gyro:
+            self.act_g.append(window_activity(self.gyro_lp.data[idx], self.wh))
+
+    def _floor(self, act: FloatArray, current: float, lo: float) -> float:
+        """The quietest block's 10th percentile of activity: the sensor's noise floor."""
+        return max(lo, min(current, float(np.percentile(act, 10))))
+
+    def _stillness(self, final: bool) -> None:
+        """Decide stillness per noise block (the block's floor must be known first)."""
+        n_act = self.act_a.n
+        done = self._still_raw.n
+        assert self.k0 is not None
+        while done < n_act:
+            # blocks are aligned on the absolute grid, so chunking cannot move them
+            block_end = ((self.k0 + done) // self.block + 1) * self.block - self.k0
+            if block_end > n_act and not final:
+                return
+            end = min(block_end, n_act)
+            act = self.act_a.data[done:end]
+            self.floor_a = self._floor(act, self.floor_a, _MIN_FLOOR_ACC)
+            thr_a = self.p.rest_ratio * (
+                self.floor_a if np.isfinite(self.floor_a) else _DEFAULT_FLOOR_ACC
+            )
+            still = act < thr_a
+            if self.with_gyro:
+                actg = self.act_g.data[done:end]
+                self.floor_g = self._floor(actg, self.floor_g, _MIN_FLOOR_GYRO)
+                still &= actg < self.p.rest_ratio * self.floor_g
+            still |= self.gap.data[done:end]
+            self._still_raw.append(still)
+            done = end
+
+    def _decide_runs(self, final: bool) -> None:
+        """Drop still runs shorter than ``min_rest``; decisions are final once a run has ended
+        (or has already reached ``min_rest`` samples)."""
+        raw = self._still_raw.data
+        n = raw.shape[0]
+        p = self.long_still.n
+        if p >= n:
+            return
+        q = p  # start of the run that contains p
+        if p > 0 and raw[p - 1] == raw[p]:
+            diff = np.flatnonzero(raw[:p] != raw[p])
+            q = int(diff[-1]) + 1 if diff.size else 0
+        seg = raw[q:n]
+        edges = np.flatnonzero(np.diff(seg.astype(np.int8))) + 1
+        starts = np.concatenate([[0], edges])
+        ends = np.concatenate([edges, [seg.size]])
+        out = np.zeros(seg.size, dtype=bool)
+        stop = seg.size
+        for a, b in zip(starts, ends, strict=True):
+            if not seg[a]:
+                continue
+            long_enough = b - a >= self.min_rest
+            if b == seg.size and not final and not long_enough:
+                stop = int(a)  # still run at the end: too early to tell
+                break
+            out[a:b] = long_enough or (final and b == seg.size and a == 0)
+        self.long_still.append(out[p - q : stop])
+
+    def _integrate(self, final: bool) -> None:
+        """Zero speed when still; ZUPT-integrated speed over each motion between."""
+        self._decide_runs(final)
+        ls = self.long_still.data
+        n = ls.shape[0]
+        i = self.speed.n
+        while i < n:
+            if ls[i]:
+                nxt = np.flatnonzero(~ls[i:n])
+                j = i + int(nxt[0]) if nxt.size else n
+                self.speed.append(np.zeros(j - i))
+                self.still.append(np.ones(j - i, dtype=bool))
+                i = j
+                continue
+            nxt = np.flatnonzero(ls[i:n])
+            if not nxt.size and not final:
+                return  # the motion has not ended yet
+            j = i + int(nxt[0]) if nxt.size else n
+            self._close_segment(i, j)
+            i = j
+
+    def _observe(self, lo: int, hi: int) -> None:
+        """Record a still stretch: gravity direction and how far its norm is from 1 g."""
+        if hi <= lo:
+            return
+        acc = self.acc_lp.data[lo:hi].mean(axis=0)
+        norm = float(self.norm.data[lo:hi].mean())
+        self.obs.append(np.array([*(acc / np.linalg.norm(acc)), norm - 1.0, hi - lo]))
+        del self.obs[: -self.p.gravity_obs]
+
+    def _close_segment(self, s: int, e: int) -> None:
+        if e <= s:
+            return
+        self._observe(max(0, s - self.nb), s)
+        self._observe(e, min(self.norm.n, e + min(self.nb, self.min_rest)))
+        if not self.obs:  # no still moment at all yet: assume a calibrated sensor
+            self.obs.append(np.array([0.0, 0.0, 1.0, 0.0, 1.0]))
+        c = fit_gravity_error(np.vstack(self.obs))
+        acc = self.acc_lp.data[s:e]
+        u = acc / np.linalg.norm(acc, axis=1, keepdims=True)
+        base = 1.0 + c[0] + u @ c[1:]
+        self.speed.append(integrate_segment(self.norm.data[s:e], base, self.dt_s))
+        self.still.append(np.zeros(e - s, bool))
+
+    # -- results ------------------------------------------------------------------------
+
+    def position_m(self) -> FloatArray:
+        """Vertical position (m, up positive) by integrating the final speed; arbitrary origin."""
+        return np.asarray(np.cumsum(self.speed.data) * self.dt_s)

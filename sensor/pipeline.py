@@ -1,0 +1,27 @@
+"""File source -> engine -> summary: the glue that commands share. I/O lives here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sensor.engine import AnalysisOptions, Engine, analyze
+from sensor.recording import read_recording
+from sensor.summary import SessionSummary
+
+
+def analyze_file(path: str | Path, options: AnalysisOptions | None = None) -> SessionSummary:
+    """Read a recording and analyse it. Raises RecordingError on a bad file."""
+    samples = read_recording(path)
+    return analyze(samples, options, source=Path(path).name)
+
+
+def analyze_file_with_engine(
+    path: str | Path, options: AnalysisOptions | None = None
+) -> tuple[SessionSummary, Engine]:
+    """As analyze_file, also returning the engine (for its trace, e.g. in reports)."""
+    samples = read_recording(path)
+    engine = Engine(options)
+    engine.feed(samples)
+    engine.finish()
+    sid = samples.metadata.get("session_id")
+    return engine.summary(session_id=sid, source=Path(path).name), engine
