@@ -14,20 +14,23 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import numpy as np
 
-from sensor.engine import AnalysisOptions, analyze
+from sensor.engine import AnalysisOptions, EngineParams, analyze
 from sensor.simulate import simulate_session
 from sensor.summary import PHASE_METRICS, Leg, to_dict
 
 
-def run_one(seed: int) -> dict[str, Any]:
+def run_one(job: tuple[int, dict[str, float]]) -> dict[str, Any]:
+    seed, overrides = job
     samples, truth = simulate_session(seed)
     options = AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=truth["pause_s"])
-    doc = to_dict(analyze(samples, options))
+    params = replace(EngineParams(), **overrides)
+    doc = to_dict(analyze(samples, options, params=params))
     return {"seed": seed, "truth": truth, "doc": doc}
 
 
@@ -118,11 +121,14 @@ def main() -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--show-bad", action="store_true", help="list the sessions not all right")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="override an EngineParams field (for tuning)")
     args = ap.parse_args()
     a, b = (int(x) for x in args.seeds.split(":"))
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(run_one, range(a, b), chunksize=4))
+        overrides = {k: float(v) for k, v in (p.split("=") for p in args.param)}
+        results = list(pool.map(run_one, [(i, overrides) for i in range(a, b)], chunksize=4))
     s = score(results)
     elapsed = time.perf_counter() - t0
     if args.json:
