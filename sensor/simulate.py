@@ -480,28 +480,34 @@ def _sense(world: FloatArray, cfg: SimConfig, rng: np.random.Generator) -> tuple
     return samples, t_offset
 
 
-def asymmetry_index_pct(left: float, right: float) -> float | None:
-    """The spec's index: |L - R| / ((L + R) / 2) * 100; None when undefined."""
-    mean = (left + right) / 2
-    return abs(left - right) / mean * 100 if mean > 0 else None
-
-
 def _truth_document(cfg: SimConfig, sets: list[dict[str, Any]], top_start: bool) -> dict[str, Any]:
+    """Per-leg means and asymmetry of the true reps, by the spec's definitions.
+
+    A phase is flagged when its index exceeds 15 % and the rep-to-rep noise of the true
+    durations (the same rule the engine states in its summary).
+    """
+    from sensor.engine.metrics import asymmetry, leg_stats
+    from sensor.summary import Rep
+
+    def rep_of(r: dict[str, Any]) -> Rep:
+        return Rep(int(r["index"]), r["t_start"], r["t_lockout"], r["t_descent"], r["t_bottom"],
+                   r["concentric_s"], r["hold_s"], r["eccentric_s"], r["peak_speed_mps"], 0.0)
+
+    stats = {}
     legs: dict[str, dict[str, float]] = {}
     for leg in Leg:
-        reps = [r for s in sets if s["leg"] == leg.value for r in s["reps"]]
+        reps = [rep_of(r) for s in sets if s["leg"] == leg.value for r in s["reps"]]
         if reps:
-            legs[leg.value] = {"reps": len(reps)} | {
-                m: float(np.mean([r[m] for r in reps])) for m in PHASE_METRICS
-            }
-    asym: dict[str, Any] = {"threshold_pct": 15.0, "flags": []}
-    if len(legs) == 2:
-        for m in PHASE_METRICS:
-            idx = asymmetry_index_pct(legs["left"][m], legs["right"][m])
-            asym[m.removesuffix("_s") + "_pct"] = idx
-            if idx is not None and idx > 15.0 and cfg.weak_factors.get(m, 1.0) > 1.0:
-                asym["flags"].append(m)
-    asym["flagged"] = bool(asym["flags"])
+            st = leg_stats(reps)
+            stats[leg] = st
+            legs[leg.value] = {"reps": len(reps)} | {m: getattr(st, m) for m in PHASE_METRICS}
+    a = asymmetry(stats, 15.0, 0.0)
+    asym: dict[str, Any] = {"threshold_pct": 15.0}
+    for p in a.phases:
+        asym[p.metric.removesuffix("_s") + "_pct"] = p.index_pct
+    asym["flags"] = list(a.flags)
+    asym["flagged"] = a.flagged
+    asym["designed"] = {m: f for m, f in cfg.weak_factors.items()} if cfg.weak_leg else {}
     return {
         "schema": "hipthrust.truth", "seed": cfg.seed, "mount": cfg.mount.value,
         "lift": cfg.lift.value, "rate_hz": cfg.rate_hz, "with_gyro": cfg.with_gyro,

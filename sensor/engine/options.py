@@ -35,7 +35,10 @@ class EngineParams:
     still_taps: int = 41
     gravity_obs: int = 40  # still observations kept for the gravity-norm error model
     rest_window_s: float = 0.4  # centred window of the stillness detector
-    rest_ratio: float = 6.0  # still when activity < ratio x noise floor
+    rest_ratio: float = 15.0  # still when activity < ratio x noise floor ...
+    still_acc_min_g2: float = 1.5e-5  # ... or under this (g^2: about 4 mg rms)
+    still_level_g: float = 0.03  # ... and the norm within this of the surrounding seconds
+    still_gyro_min_dps2: float = 0.5  # ... and the gyro's under this ((deg/s)^2)
     min_rest_s: float = 0.2  # shorter still runs do not anchor the integration
     noise_block_s: float = 20.0  # the noise floor is re-estimated per block of this length
     baseline_s: float = 0.5  # rest used for the gravity baseline at each end of a motion

@@ -141,6 +141,10 @@ class VelocityTracker:
         self.norm = Growable(0)
         self.act_a = Growable(0)
         self.act_g = Growable(0)
+        self.dev = Growable(0)
+        self.bin_med = Growable(0)
+        self.level_bin = max(1, round(0.25 * params.grid_rate_hz))
+        self.level_bins = 8
         self.still = Growable(0, np.bool_)
         self.speed = Growable(0)
         self.k0: int | None = None  # absolute grid index of sample 0
@@ -201,13 +205,33 @@ class VelocityTracker:
     def _activity(self, final: bool) -> None:
         n_lp = self.acc_lp.n
         start = self.act_a.n
-        stop = n_lp if final else n_lp - self.wh
+        b, k = self.level_bin, self.level_bins
+        stop = n_lp if final else min(n_lp - self.wh, (n_lp // b - k) * b)
         if stop <= start:
             return
         idx = np.clip(np.arange(start - self.wh, stop + self.wh), 0, n_lp - 1)
         self.act_a.append(window_activity(self.acc_still.data[idx], self.wh))
+        self.dev.append(self._level_deviation(start, stop, final))
         if self.with_gyro:
             self.act_g.append(window_activity(self.gyro_lp.data[idx], self.wh))
+
+    def _level_deviation(self, start: int, stop: int, final: bool) -> FloatArray:
+        """|norm - typical norm of the surrounding seconds| (g): a constant acceleration has
+        no variance but is not still. The typical norm is the median of 0.25 s bin medians
+        within about +-2 s (bins counted from the first sample, so chunking cannot move them).
+        """
+        b, k = self.level_bin, self.level_bins
+        norm = np.sqrt((self.acc_still.data ** 2).sum(axis=1))
+        n_bins = norm.size // b if not final else -(-norm.size // b)
+        while self.bin_med.n < n_bins:
+            j = self.bin_med.n
+            self.bin_med.append(np.array([np.median(norm[j * b : (j + 1) * b])]))
+        med = self.bin_med.data
+        j0, j1 = start // b, (stop - 1) // b + 1
+        pad = np.concatenate([np.repeat(med[:1], k), med, np.repeat(med[-1:], k)])
+        ref_bins = np.median(sliding_window_view(pad[j0 : j1 + 2 * k], 2 * k + 1), axis=1)
+        ref = np.repeat(ref_bins, b)[start - j0 * b : stop - j0 * b]
+        return np.asarray(np.abs(norm[start:stop] - ref))
 
     def _floor(self, act: FloatArray, current: float, lo: float) -> float:
         """The quietest block's 10th percentile of activity: the sensor's noise floor."""
@@ -226,14 +250,15 @@ class VelocityTracker:
             end = min(block_end, n_act)
             act = self.act_a.data[done:end]
             self.floor_a = self._floor(act, self.floor_a, _MIN_FLOOR_ACC)
-            thr_a = self.p.rest_ratio * (
-                self.floor_a if np.isfinite(self.floor_a) else _DEFAULT_FLOOR_ACC
+            thr_a = max(
+                self.p.rest_ratio * (self.floor_a if np.isfinite(self.floor_a) else _DEFAULT_FLOOR_ACC),
+                self.p.still_acc_min_g2,
             )
-            still = act < thr_a
+            still = (act < thr_a) & (self.dev.data[done:end] < self.p.still_level_g)
             if self.with_gyro:
                 actg = self.act_g.data[done:end]
                 self.floor_g = self._floor(actg, self.floor_g, _MIN_FLOOR_GYRO)
-                still &= actg < self.p.rest_ratio * self.floor_g
+                still &= actg < max(self.p.rest_ratio * self.floor_g, self.p.still_gyro_min_dps2)
             still |= self.gap.data[done:end]
             self._still_raw.append(still)
             done = end
