@@ -573,6 +573,16 @@ class CalibrationSession:
     def start(self) -> list[CalibrationEvent]:
         return [self.prompt()]
 
+    def restart_step(self) -> None:
+        """Forget the samples of the step under way (e.g. after the link dropped).
+
+        The current face must then settle and hold again from the next sample on; accepted
+        steps are kept.
+        """
+        self._run = []
+        self._run_face = None
+        self._fail_kind = ""
+
     def feed(self, block: Samples) -> list[CalibrationEvent]:
         """Consume one block of samples; returns what happened, in order."""
         events: list[CalibrationEvent] = []
@@ -680,15 +690,39 @@ def calibrate_recording(
             break
     if session.profile is not None:
         return session.profile
+    raise CalibrationError(incomplete_reason(session))
+
+
+def incomplete_reason(session: CalibrationSession) -> str:
+    """One line naming every step ``session`` has not completed, and why."""
     problems: list[str] = []
     if not session.still_done:
-        why = session.rejections.get(None, f"no still period of {still_s:.0f} s found")
+        why = session.rejections.get(None, f"no still period of {session.still_s:.0f} s found")
         problems.append(f"gyro still period: {why}")
     for pose in session.missing:
-        why = session.rejections.get(pose, f"not found (no {hold_s:.0f} s hold with "
+        why = session.rejections.get(pose, f"not found (no {session.hold_s:.0f} s hold with "
                                            f"{pose.label})")
         problems.append(f"{pose.label}: {why}")
-    raise CalibrationError("calibration incomplete: " + "; ".join(problems))
+    return "calibration incomplete: " + "; ".join(problems)
+
+
+def apply_calibration(samples: Samples, profile: CalibrationProfile | None) -> Samples:
+    """``samples`` corrected by ``profile``; unchanged when ``profile`` is None.
+
+    Data whose metadata already names ``profile`` is returned as it is (it was corrected
+    when recorded); data naming another profile raises CalibrationError, so nothing is
+    ever corrected twice.
+    """
+    if profile is None:
+        return samples
+    done = samples.metadata.get(METADATA_KEY, UNCALIBRATED)
+    if done == profile.profile_id:
+        return samples
+    if done not in ("", UNCALIBRATED):
+        raise CalibrationError(
+            f"data already calibrated with profile {done}; not applying {profile.profile_id} "
+            "(use --calibration none)")
+    return profile.apply(samples)
 
 
 # --- simulated recordings of the procedure ---------------------------------------------

@@ -22,6 +22,7 @@ from typing import Any
 
 import aiomqtt
 
+from sensor.backoff import backoff_delay_s
 from sensor.config import BrokerURL, Config
 from sensor.errors import HipthrustError
 from sensor.events import Event
@@ -109,18 +110,21 @@ def make_client(
 
 @dataclass
 class Backoff:
-    """Exponential retry delays with jitter: ``initial_s``, x2 each time, capped at ``max_s``."""
+    """Retry delays from :func:`sensor.backoff.backoff_delay_s`: ``initial_s``, x2 each
+    attempt, stretched by a random 0..``jitter`` fraction, capped at ``max_s``."""
 
     initial_s: float = 0.5
     max_s: float = 30.0
-    _next_s: float = field(default=0.0, init=False)
+    jitter: float = 0.2
+    _attempt: int = field(default=0, init=False)
 
     def reset(self) -> None:
-        self._next_s = 0.0
+        self._attempt = 0
 
     def next_delay_s(self) -> float:
-        self._next_s = min(self.max_s, self._next_s * 2 if self._next_s else self.initial_s)
-        return self._next_s * random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not crypto
+        self._attempt += 1
+        drawn = random.uniform(0.0, self.jitter)  # noqa: S311 - jitter, not crypto
+        return backoff_delay_s(self._attempt, self.initial_s, self.max_s, drawn)
 
 
 async def flush_outbox(

@@ -79,9 +79,11 @@ def parse_recording(text: str, path: str = "<recording>") -> Samples:
 
     _check_finite(data, row_lines, header, path)
     _check_time(t, row_lines, path)
-    _check_range(acc, MAX_ABS_ACC_G, "g", ACC_COLUMNS, row_lines, path)
+    _check_range(acc, MAX_ABS_ACC_G, "g", ACC_COLUMNS, row_lines=row_lines, path=path)
     if gyro is not None:
-        _check_range(gyro, MAX_ABS_GYRO_DPS, "deg/s", GYRO_COLUMNS, row_lines, path)
+        _check_range(
+            gyro, MAX_ABS_GYRO_DPS, "deg/s", GYRO_COLUMNS, row_lines=row_lines, path=path
+        )
     _check_rate(t, path)
     return Samples(
         np.ascontiguousarray(t), np.ascontiguousarray(acc),
@@ -158,7 +160,7 @@ def _check_time(t: FloatArray, row_lines: list[int], path: str) -> None:
 
 def _check_range(
     values: FloatArray, limit: float, unit: str, names: tuple[str, ...],
-    row_lines: list[int], path: str,
+    *, row_lines: list[int], path: str,
 ) -> None:
     bad = np.abs(values) > limit
     if bad.any():

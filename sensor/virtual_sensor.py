@@ -113,7 +113,8 @@ class VirtualSensor:
 
     Use it through ``sensor.ble_backend_bumble.virtual_radio(sensor)``, which attaches it to
     the link, powers it on and stops it afterwards. ``finished`` is set once the last packet
-    has been sent (or dropped/lost); ``stats`` counts what happened.
+    has been sent (or dropped/lost); ``stats`` counts what happened. Samples whose time does
+    not advance are left out (``samples_skipped``); ``samples`` is what is played.
     """
 
     def __init__(
@@ -137,7 +138,7 @@ class VirtualSensor:
             raise ValueError("speed must be >= 0 (0 = as fast as possible)")
         if not 0.0 <= drop_rate < 1.0:
             raise ValueError("drop_rate must be in [0, 1)")
-        self.samples = samples
+        self.samples, self.samples_skipped = _increasing(samples)
         self.address = Address(address)
         suffix = address.replace(":", "")[-4:].upper()
         self.name = name or f"{NAME_PREFIX}{suffix}"
@@ -420,6 +421,21 @@ class VirtualSensor:
             self.stats.packets_lost_offline += 1
             i += 1
         return i
+
+
+def _increasing(samples: Samples) -> tuple[Samples, int]:
+    """Drop samples whose time does not advance (a sensor's clock always does); count them.
+
+    Recordings may hold duplicated timestamps; a packet starting at the previous packet's
+    last time would be rejected by the host's decoder, taking good samples with it.
+    """
+    t = samples.t_s
+    keep = np.ones(t.shape[0], dtype=bool)
+    keep[1:] = t[1:] > np.maximum.accumulate(t)[:-1]
+    if keep.all():
+        return samples, 0
+    gyro = None if samples.gyro_dps is None else samples.gyro_dps[keep]
+    return Samples(t[keep], samples.acc_g[keep], gyro, samples.metadata), int((~keep).sum())
 
 
 def _nominal_rate_hz(samples: Samples) -> float:

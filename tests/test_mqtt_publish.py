@@ -35,6 +35,21 @@ FAST = Backoff(initial_s=0.05, max_s=0.3)
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
+def test_backoff_doubles_caps_and_resets() -> None:
+    b = Backoff(initial_s=1.0, max_s=4.0, jitter=0.0)
+    assert [b.next_delay_s() for _ in range(5)] == [1.0, 2.0, 4.0, 4.0, 4.0]
+    b.reset()
+    assert b.next_delay_s() == 1.0
+
+
+def test_backoff_jitter_stretches_within_the_fraction_and_never_past_the_cap() -> None:
+    b = Backoff(initial_s=1.0, max_s=3.0, jitter=0.2)
+    first, second, third = (b.next_delay_s() for _ in range(3))
+    assert 1.0 <= first <= 1.2
+    assert 2.0 <= second <= 2.4
+    assert third == 3.0
+
+
 @pytest.fixture
 def blockbuster() -> Iterator[BlockBuster]:
     """Fail the test if anything blocks the event loop (sqlite, file or socket I/O...)."""

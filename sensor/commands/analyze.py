@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from sensor.calibration_cli import add_calibration_option, calibration_from_args
 from sensor.engine import AnalysisOptions
 from sensor.errors import ConfigError
 from sensor.render import summary_text
@@ -75,6 +76,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--publish", action="store_true",
                    help="also store the summary and send it to the MQTT broker")
     add_analysis_options(p)
+    add_calibration_option(p)
     from sensor.config import add_config_options
 
     add_config_options(p)
@@ -84,7 +86,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def run(args: argparse.Namespace) -> int:
     from sensor.pipeline import analyze_file
 
-    summary = analyze_file(args.file, options_from_args(args))
+    summary = analyze_file(args.file, options_from_args(args), calibration_from_args(args))
     print_summary(summary, args.json)
     if args.publish:
         _publish(summary, args)

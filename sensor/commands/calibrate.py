@@ -1,18 +1,21 @@
 """``hipthrust calibrate``: gyro bias and six-position accelerometer calibration.
 
-``hipthrust calibrate --from FILE [--device NAME]`` computes a profile from a recording of
-the procedure (``calibration/README.md``) and stores it for the device. The guided live
-procedure is ``CalibrationSession`` driven by ``run_guided`` with the sensor's sample blocks.
+``hipthrust calibrate`` guides the procedure (``calibration/README.md``) live with the paired
+sensor over Bluetooth LE (``sensor.live_calibration``), printing each step as the step
+machine (``CalibrationSession``) emits it; ``--virtual`` does the same with a simulated
+sensor on a virtual link. ``hipthrust calibrate --from FILE`` computes the profile from a
+recording of the procedure instead. Either way the profile is stored for the device.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from sensor.ble import SensorInfo
 from sensor.calibration import (
-    CalibrationEvent,
     CalibrationFinished,
     CalibrationProfile,
     CalibrationSession,
@@ -23,9 +26,28 @@ from sensor.calibration import (
     simulate_poses,
 )
 from sensor.calibration_store import list_profiles, profile_path, save_profile
+from sensor.decode import SensorModel
+from sensor.device_store import load_paired
 from sensor.errors import ConfigError
+from sensor.events import LinkBack, LinkLost
+from sensor.live_calibration import (
+    VIRTUAL_NAME,
+    LiveEvent,
+    calibrate_sensor,
+    calibrate_virtual,
+    find_paired,
+)
 from sensor.recording import read_recording, write_recording
 from sensor.samples import Samples
+
+DEMO_ACC_BIAS_G = (0.03, -0.02, 0.045)
+DEMO_ACC_SCALE = (0.985, 1.02, 1.01)
+DEMO_GYRO_BIAS_DPS = (0.8, -1.1, 0.4)
+DEMO_ERROR_TEXT = ("acc bias (30, -20, 45) mg, scale (-1.5, +2.0, +1.0) %, "
+                   "gyro bias (0.8, -1.1, 0.4) deg/s")
+"""The known error of the simulated sensor of ``--simulate`` and ``--virtual``."""
+DEFAULT_SCAN_S = 5.0
+DEFAULT_VIRTUAL_SPEED = 5.0
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,8 +57,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description=(
             "Six-position calibration: the sensor lies still (gyro bias), then rests with "
             "each of its axes pointing up and down in turn (accelerometer bias and scale). "
-            "The profile is stored per device in the user config folder and applied to "
-            "that device's data. See calibration/README.md for the procedure."
+            "Without --from it guides you live with the paired sensor (--virtual: a "
+            "simulated one). The profile is stored per device in the user config folder; "
+            "analyze and report apply it with --calibration DEVICE. See "
+            "calibration/README.md for the procedure."
         ),
     )
     p.add_argument("--from", dest="from_file", metavar="FILE", type=Path,
@@ -57,12 +81,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("--simulate", metavar="OUT.csv", type=Path,
                    help="write a simulated recording of the procedure (a sensor with a "
                         "known error) to try --from without hardware, and exit")
+    p.add_argument("--virtual", action="store_true",
+                   help="run the guided procedure with a simulated sensor (a known error) "
+                        f"over a virtual Bluetooth link; its profile is stored as "
+                        f"{VIRTUAL_NAME}")
+    p.add_argument("--speed", type=float, default=DEFAULT_VIRTUAL_SPEED, metavar="X",
+                   help="--virtual playback speed: 1 = real time, 0 = as fast as possible "
+                        f"(default {DEFAULT_VIRTUAL_SPEED:g})")
+    p.add_argument("--timeout", dest="timeout_s", type=float, default=DEFAULT_SCAN_S,
+                   metavar="S", help="seconds to look for the paired sensor "
+                                     f"(default {DEFAULT_SCAN_S:g})")
     p.set_defaults(func=run)
 
 
-def format_event(event: CalibrationEvent) -> str:
-    """One terminal line for a step-machine event."""
+def format_event(event: LiveEvent) -> str:
+    """One terminal line for a step-machine or link event."""
     match event:
+        case SensorInfo(name=name, model=model, battery_pct=battery):
+            power = f", battery {battery} %" if battery is not None else ""
+            return f"connected to {name} ({model}{power})"
+        case LinkLost():
+            return "  link lost; reconnecting (the step under way starts again)"
+        case LinkBack(lost_packets=lost):
+            return f"  link back ({lost} packets lost)"
         case StepPrompt(step=step, total=total, text=text):
             return f"[{step}/{total}] {text}"
         case StepAccepted(step=step, pose=pose, check=check):
@@ -122,26 +163,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path}: {prof.profile_id if isinstance(prof, CalibrationProfile) else prof}")
         return 0
     if args.simulate is not None:
-        samples = simulate_poses((0.03, -0.02, 0.045), (0.985, 1.02, 1.01), (0.8, -1.1, 0.4),
-                                 100.0, 1, 0.003, still_s=args.still_s, hold_s=args.hold_s)
-        samples = Samples(samples.t_s, samples.acc_g, samples.gyro_dps,
-                          {**samples.metadata, "device": "simulated-sensor"})
-        write_recording(args.simulate, samples)
-        print(f"wrote {args.simulate}: the procedure with acc bias (30, -20, 45) mg, "
-              "scale (-1.5, +2.0, +1.0) %, gyro bias (0.8, -1.1, 0.4) deg/s")
+        write_recording(args.simulate, demo_samples(args.still_s, args.hold_s))
+        print(f"wrote {args.simulate}: the procedure with {DEMO_ERROR_TEXT}")
         return 0
-    if args.from_file is None:
-        raise ConfigError(
-            "live calibration needs the sensor connection, which this build does not wire "
-            "in yet; record the procedure and run: hipthrust calibrate --from FILE --device NAME"
-        )
-    samples = read_recording(args.from_file)
-    device = args.device or samples.metadata.get("device") or samples.metadata.get("sensor")
-    if not device:
-        raise ConfigError("say which device this calibrates: --device NAME")
-    model = args.model if args.model is not None else samples.metadata.get("sensor", "")
-    profile = calibrate_recording(samples, device, sensor_model=model,
-                                  still_s=args.still_s, hold_s=args.hold_s)
+    if args.from_file is not None and args.virtual:
+        raise ConfigError("--from and --virtual do not go together")
+    if args.from_file is not None:
+        profile, device = _from_recording(args)
+    else:
+        profile, device = _live(args)
     print(describe(profile))
     if args.output is not None:
         try:
@@ -152,3 +182,59 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(f"saved {save_profile(profile, device)}")
     return 0
+
+
+def demo_samples(still_s: float = 10.0, hold_s: float = 3.0, rate_hz: float = 100.0) -> Samples:
+    """A recording of the procedure by a sensor with the known ``DEMO_*`` error."""
+    samples = simulate_poses(DEMO_ACC_BIAS_G, DEMO_ACC_SCALE, DEMO_GYRO_BIAS_DPS, rate_hz, 1,
+                             0.003, still_s=still_s, hold_s=hold_s)
+    return Samples(samples.t_s, samples.acc_g, samples.gyro_dps,
+                   {**samples.metadata, "device": "simulated-sensor"})
+
+
+def _from_recording(args: argparse.Namespace) -> tuple[CalibrationProfile, str]:
+    samples = read_recording(args.from_file)
+    device = args.device or samples.metadata.get("device") or samples.metadata.get("sensor")
+    if not device:
+        raise ConfigError("say which device this calibrates: --device NAME")
+    model = args.model if args.model is not None else samples.metadata.get("sensor", "")
+    profile = calibrate_recording(samples, device, sensor_model=model,
+                                  still_s=args.still_s, hold_s=args.hold_s)
+    return profile, device
+
+
+def _live(args: argparse.Namespace) -> tuple[CalibrationProfile, str]:
+    """The guided procedure over BLE: the paired sensor, or the virtual one."""
+
+    def echo(event: LiveEvent) -> None:
+        print(format_event(event), flush=True)
+
+    if args.virtual:
+        if args.speed < 0:
+            raise ConfigError("--speed must be 0 (as fast as possible) or more")
+        device = args.device or VIRTUAL_NAME
+        model = args.model if args.model is not None else str(SensorModel.HIPTHRUST)
+        session = CalibrationSession(device, sensor_model=model, still_s=args.still_s,
+                                     hold_s=args.hold_s)
+        samples = demo_samples(args.still_s, args.hold_s)
+        print(f"virtual sensor with {DEMO_ERROR_TEXT}; playing at "
+              + (f"{args.speed:g}x real time" if args.speed > 0 else "full speed"))
+        return asyncio.run(calibrate_virtual(samples, session, echo, speed=args.speed)), device
+    if args.timeout_s <= 0:
+        raise ConfigError("--timeout must be positive")
+    paired = load_paired()
+    if paired is None:
+        raise ConfigError(
+            "no paired sensor: run hipthrust pair first, calibrate from a recording with "
+            "hipthrust calibrate --from FILE --device NAME, or try --virtual")
+    device = args.device or paired.name or paired.address
+    model = args.model if args.model is not None else paired.model
+    session = CalibrationSession(device, sensor_model=model, still_s=args.still_s,
+                                 hold_s=args.hold_s)
+
+    async def go() -> CalibrationProfile:
+        print(f"looking for {paired.name or paired.address}...", flush=True)
+        found = await find_paired(paired, args.timeout_s)
+        return await calibrate_sensor(found, session, echo)
+
+    return asyncio.run(go()), device

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sensor.calibration_cli import add_calibration_option, calibration_from_args
 from sensor.commands.analyze import add_analysis_options, options_from_args
 from sensor.errors import ConfigError, HipthrustError
 from sensor.pipeline import analyze_file_with_engine
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.add_argument("-o", "--output", type=Path, metavar="OUT",
                    help="report.html or report.png (default: FILE's name with -report.html)")
     add_analysis_options(p)
+    add_calibration_option(p)
     p.set_defaults(func=run)
 
 
@@ -49,7 +51,7 @@ def output_path(file: Path, output: Path | None) -> Path:
 def run(args: argparse.Namespace) -> int:
     out = output_path(args.file, args.output)
     options = options_from_args(args)
-    summary, engine = analyze_file_with_engine(args.file, options)
+    summary, engine = analyze_file_with_engine(args.file, options, calibration_from_args(args))
     render = FORMATS[out.suffix.lower()]
     try:
         render(summary, engine.trace(), out, tilt_threshold_deg=options.tilt_threshold_deg)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from sensor.engine.lockout import lockout_events
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
 from sensor.engine.orientation import angle_deg, tilt_per_rep
@@ -85,7 +86,7 @@ class Engine:
         if block is not None:
             assert self._tracker is not None
             self._tracker.push(block.k, block.values, block.gap)
-        return self._close_sets(final=False)
+        return self._close_sets(final=False) + lockout_events(self, block)
 
     def finish(self) -> list[Event]:
         """End of the stream: decide everything still open."""
@@ -165,7 +166,7 @@ class Engine:
         bottom = pair_moves(pm, still, self.p, top_start=False)
         top = pair_moves(pm, still, self.p, top_start=True)
         cands = top if len(top) > len(bottom) else bottom
-        cands = self._consistent(cands)
+        cands = self._consistent([c for c in cands if self._returns(c)])
         events: list[Event] = []
         for group in self._split(cands):
             if len(group) < self.p.min_reps_per_set:
@@ -175,6 +176,17 @@ class Engine:
             events += [RepDone(s.index, s.leg, r) for r in s.reps]
             events.append(SetDone(s))
         return events
+
+    def _returns(self, c: RepCandidate) -> bool:
+        """A rep ends in the orientation it started in (sitting down, say, does not)."""
+        tr = self._tracker
+        assert tr is not None
+        acc = tr.acc_lp.data
+        settle = round(0.3 * self.p.grid_rate_hz)
+        a, b = min(c.rise.i0, c.fall.i0), max(c.rise.i1, c.fall.i1)
+        before = acc[max(0, a - settle) : a + 1].mean(axis=0)
+        after = acc[b : b + settle + 1].mean(axis=0)
+        return angle_deg(before, after) <= self.p.max_return_deg
 
     def _consistent(self, cands: list[RepCandidate]) -> list[RepCandidate]:
         """Drop candidates whose range is far from the region's median rep."""

@@ -33,6 +33,7 @@ class EngineParams:
     lowpass_taps: int = 21
     still_cutoff_hz: float = 3.0  # heavier low-pass for the stillness detector (tremor out)
     still_taps: int = 41
+    gravity_local_deg: float = 30.0  # orientation scale of the local gravity-error fit
     gravity_obs: int = 40  # still observations kept for the gravity-norm error model
     rest_window_s: float = 0.4  # centred window of the stillness detector
     rest_ratio: float = 15.0  # still when activity < ratio x noise floor ...
@@ -50,7 +51,8 @@ class EngineParams:
     max_eccentric_s: float = 8.0
     max_hold_s: float = 15.0
     min_quiet_hold: float = 0.5  # fraction of a long hold (> 1 s) that must be still
-    pair_ratio: float = 1.45  # descent/rise ranges must agree within this factor
+    pair_ratio: float = 1.8  # descent/rise ranges must agree within this factor
+    max_return_deg: float = 20.0  # a rep ends within this angle of its starting orientation
     rep_range_ratio: float = 1.6  # a rep's range vs the set's median so far
     merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
     set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set

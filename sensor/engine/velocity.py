@@ -326,11 +326,17 @@ class VelocityTracker:
             return
         self._observe(max(0, s - self.nb), s)
         self._observe(e, min(self.norm.n, e + min(self.nb, self.min_rest)))
-        if not self.obs:  # no still moment at all yet: assume a calibrated sensor
-            self.obs.append(np.array([0.0, 0.0, 1.0, 0.0, 1.0]))
-        c = fit_gravity_error(np.vstack(self.obs))
         acc = self.acc_lp.data[s:e]
         u = acc / np.linalg.norm(acc, axis=1, keepdims=True)
+        if not self.obs:  # no still moment at all yet: assume a calibrated sensor
+            self.obs.append(np.array([*u[0], 0.0, 1.0]))
+        obs = np.vstack(self.obs)
+        # Local fit: still moments in orientations near this motion's ends count most.
+        ends = np.vstack([u[0], u[-1]])
+        cos = np.clip(obs[:, :3] @ ends.T, -1.0, 1.0).max(axis=1)
+        near = np.exp(-((np.degrees(np.arccos(cos)) / self.p.gravity_local_deg) ** 2))
+        obs[:, 4] *= near + 1e-6
+        c = fit_gravity_error(obs)
         base = 1.0 + c[0] + u @ c[1:]
         self.speed.append(integrate_segment(self.norm.data[s:e], base, self.dt_s))
         self.still.append(np.zeros(e - s, bool))

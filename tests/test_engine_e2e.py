@@ -1,0 +1,313 @@
+"""End to end: simulated sessions with known truth through the whole engine.
+
+The sessions are EASY on purpose (calibrated sensor, little noise, no dropped packets, no
+setup or walking): every set must be counted exactly, on the right leg, with every phase
+boundary within 0.1 s of the truth. The accuracy benchmark (``bench/accuracy.py``) covers the
+hard grid. Cases that fail because of the engine are marked ``xfail(strict=True)`` with the
+reason, so they turn red (and must be unmarked) once the engine is fixed.
+
+Chunk invariance (issue 2, done-when): a recording fed to ``Engine`` in chunks of any size
+gives the same sets and reps as fed whole, phase times within 1 ms.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+
+from sensor.engine import AnalysisOptions, Engine, analyze
+from sensor.events import LockoutReached, RepDone, SetDone
+from sensor.samples import Samples
+from sensor.simulate import Lift, simulate_session
+from sensor.summary import Leg, Mount, RepFlag, SessionSummary
+
+BOUNDARIES = ("t_start", "t_lockout", "t_descent", "t_bottom")
+TOL_S = 0.1
+
+EASY: dict[str, Any] = {
+    "bias_g": 0.0, "scale_err": 0.0, "noise_g": 0.002, "drop_rate": 0.0,
+    "duplicate_rate": 0.0, "nuisances": False, "rate_hz": 100.0, "weak_leg": None,
+    "weak_factors": {}, "pause_s": None, "bounce_reps": 0, "tilt_reps": False,
+}
+
+
+def _simulate(seed: int, **knobs: Any) -> tuple[Samples, dict[str, Any]]:
+    return simulate_session(seed, **(EASY | knobs))
+
+
+def _assert_matches_truth(summary: SessionSummary, truth: dict[str, Any]) -> None:
+    got = [(s.leg.value, s.rep_count) for s in summary.sets]
+    want = [(s["leg"], s["rep_count"]) for s in truth["sets"]]
+    assert got == want
+    for ts, ds in zip(truth["sets"], summary.sets, strict=True):
+        for tr, dr in zip(ts["reps"], ds.reps, strict=True):
+            for b in BOUNDARIES:
+                err = abs(getattr(dr, b) - tr[b])
+                assert err <= TOL_S, (f"set {ds.index} rep {dr.index} {b}", err)
+            assert dr.concentric_s == pytest.approx(dr.t_lockout - dr.t_start)
+            assert dr.eccentric_s == pytest.approx(dr.t_bottom - dr.t_descent)
+
+
+def _case(seed: int, xfail: str | None = None) -> Any:
+    marks = [pytest.mark.xfail(strict=True, reason=xfail)] if xfail else []
+    return pytest.param(seed, marks=marks, id=f"seed{seed}")
+
+
+@pytest.mark.parametrize("seed", [_case(0), _case(1), _case(2), _case(3)])
+def test_hip_thrust_hip_mount(seed: int) -> None:
+    samples, truth = _simulate(seed, mount=Mount.HIP, with_gyro=True)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    _assert_matches_truth(summary, truth)
+    assert summary.mount is Mount.HIP  # detected: no --mount given
+    assert summary.has_gyro is True
+    assert summary.sampling_rate_hz == pytest.approx(100.0, rel=0.01)
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        _case(0, "engine: seed 0 bar hip thrust, set 0 rep 2 t_bottom 0.159 s late"),
+        _case(1), _case(2), _case(4),
+    ],
+)
+def test_hip_thrust_bar_mount_without_gyro(seed: int) -> None:
+    samples, truth = _simulate(seed, mount=Mount.BAR, with_gyro=False)
+    options = AnalysisOptions(mount=Mount.BAR, first_leg=Leg(truth["first_leg"]))
+    summary = analyze(samples, options)
+    _assert_matches_truth(summary, truth)
+    assert summary.mount is Mount.BAR
+    assert summary.has_gyro is False
+    assert all(r.tilt_deg is None for s in summary.sets for r in s.reps)  # hip only
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        _case(1),
+        _case(3, "engine: seed 3 squat, sets counted 8/3/8/10 instead of 10/4/9/10"),
+        _case(7, "engine: seed 7 squat, set 1 read as bottom-start, 5 reps instead of 6"),
+        _case(8),
+    ],
+)
+def test_squat_top_start_counted_exactly(seed: int) -> None:
+    samples, truth = _simulate(seed, mount=Mount.BAR, lift=Lift.SQUAT)
+    assert truth["top_start"]
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    _assert_matches_truth(summary, truth)
+    assert summary.mount is Mount.BAR
+    assert all(s.flags == ("top_start",) for s in summary.sets)
+    for s in summary.sets:
+        for r in s.reps:
+            assert r.t_descent < r.t_bottom < r.t_start < r.t_lockout
+
+
+@pytest.mark.parametrize(
+    "seed",
+    [
+        _case(0, "engine: seed 0 hip at 25 Hz, set 1 (11 reps) split into 6 + 2, "
+              "3 reps lost"),
+        _case(1), _case(2),
+    ],
+)
+def test_hip_thrust_25hz(seed: int) -> None:
+    samples, truth = _simulate(seed, mount=Mount.HIP, rate_hz=25.0)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    _assert_matches_truth(summary, truth)
+
+
+def test_explicit_legs_and_first_leg() -> None:
+    samples, truth = _simulate(2, mount=Mount.HIP, n_sets=3, reps_per_set=(5, 6, 7),
+                               first_leg=Leg.LEFT)
+    counts = [5, 6, 7]
+    assert [s["rep_count"] for s in truth["sets"]] == counts
+
+    alt = analyze(samples, AnalysisOptions(first_leg=Leg.RIGHT))
+    assert [s.leg for s in alt.sets] == [Leg.RIGHT, Leg.LEFT, Leg.RIGHT]
+    assert [s.rep_count for s in alt.sets] == counts
+    assert alt.legs[Leg.RIGHT].reps == 12
+    assert alt.legs[Leg.LEFT].reps == 6
+
+    listed = analyze(samples, AnalysisOptions(legs=(Leg.LEFT, Leg.LEFT, Leg.RIGHT)))
+    assert [s.leg for s in listed.sets] == [Leg.LEFT, Leg.LEFT, Leg.RIGHT]
+    assert listed.legs[Leg.LEFT].reps == 11
+    assert listed.legs[Leg.RIGHT].reps == 7
+    left_reps = [r for s in listed.sets[:2] for r in s.reps]
+    assert listed.legs[Leg.LEFT].concentric_s == pytest.approx(
+        np.mean([r.concentric_s for r in left_reps])
+    )
+
+    short = analyze(samples, AnalysisOptions(legs=(Leg.RIGHT,)))  # then alternate
+    assert [s.leg for s in short.sets] == [Leg.RIGHT, Leg.LEFT, Leg.RIGHT]
+
+
+def test_pause_target_flags_missed_pauses() -> None:
+    samples, truth = _simulate(1, mount=Mount.HIP, pause_s=3.0, bounce_reps=1)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=3.0))
+    _assert_matches_truth(summary, truth)
+    assert summary.pause_target_s == 3.0
+    checked = 0
+    for ts, ds in zip(truth["sets"], summary.sets, strict=True):
+        for tr, dr in zip(ts["reps"], ds.reps, strict=True):
+            assert dr.hold_s == pytest.approx(tr["hold_s"], abs=TOL_S)
+            if tr["hold_s"] < 3.0 - TOL_S:
+                assert RepFlag.PAUSE_MISSED in dr.flags
+                checked += 1
+            elif tr["hold_s"] > 3.0 + TOL_S:
+                assert RepFlag.PAUSE_MISSED not in dr.flags
+    assert checked >= 3  # one short rep per set at least
+    assert "pause_missed" in summary.flags
+    # without a target nothing is flagged as a missed pause
+    plain = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert all(RepFlag.PAUSE_MISSED not in r.flags for s in plain.sets for r in s.reps)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: a touch-and-go lockout (simulated hold 0) has hold_s 0.15-0.3 s by the "
+    "spec's 5 % definition, over bounce_hold_s = 0.15 s, so BOUNCE is not flagged",
+)
+def test_bounced_lockouts_in_a_pause_set() -> None:
+    samples, truth = _simulate(0, mount=Mount.HIP, pause_s=3.0, bounce_reps=1)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=3.0))
+    for ts, ds in zip(truth["sets"], summary.sets, strict=True):
+        for tr, dr in zip(ts["reps"], ds.reps, strict=True):
+            assert (RepFlag.BOUNCE in dr.flags) == (tr["hold_s"] < 0.5)
+
+
+def test_asymmetry_weak_leg_flagged_symmetric_not() -> None:
+    samples, truth = _simulate(3, mount=Mount.HIP, weak_leg=Leg.RIGHT,
+                               weak_factors={"concentric_s": 1.5})
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    _assert_matches_truth(summary, truth)
+    assert summary.asymmetry.flags == ("concentric_s",)
+    idx = summary.asymmetry.index_pct("concentric_s")
+    assert idx == pytest.approx(truth["asymmetry"]["concentric_pct"], abs=5.0)
+    assert summary.legs[Leg.RIGHT].concentric_s > summary.legs[Leg.LEFT].concentric_s
+
+    samples, truth = _simulate(3, mount=Mount.HIP)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert not summary.asymmetry.flagged
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: pelvic tilt of 9-14 deg (simulated, EASY hip config) is read as "
+    "0.2-2.4 deg and never flagged: orientation.pitch_axis picks the wrong axis",
+)
+def test_pelvic_tilt_flagged() -> None:
+    samples, truth = _simulate(0, mount=Mount.HIP, tilt_reps=True)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    for ts, ds in zip(truth["sets"], summary.sets, strict=True):
+        for tr, dr in zip(ts["reps"], ds.reps, strict=True):
+            assert dr.tilt_deg == pytest.approx(tr["tilt_deg"], abs=2.0)
+            assert (RepFlag.PELVIC_TILT in dr.flags) == (tr["tilt_deg"] > 7.0)
+
+
+def test_no_motion_no_sets() -> None:
+    t = np.arange(3000) / 100.0
+    rng = np.random.default_rng(0)
+    acc = np.tile([0.1, -0.3, 0.95], (3000, 1)) + rng.normal(0, 0.002, (3000, 3))
+    summary = analyze(Samples(t, acc))
+    assert summary.sets == ()
+    assert summary.rep_count == 0
+    assert not summary.asymmetry.flagged
+
+
+# -- chunk invariance -----------------------------------------------------------------------------
+
+
+def _feed(samples: Samples, sizes: list[int], options: AnalysisOptions) -> tuple[
+    SessionSummary, int, int, list[float]
+]:
+    """Returns the summary, the RepDone and SetDone counts and the live lockout times."""
+    engine = Engine(options)
+    reps_seen = sets_seen = 0
+    lockouts: list[float] = []
+    i = j = 0
+    while i < len(samples):
+        n = sizes[j % len(sizes)]
+        j += 1
+        events = engine.feed(samples.slice(i, i + n))
+        i += n
+        reps_seen += sum(isinstance(e, RepDone) for e in events)
+        sets_seen += sum(isinstance(e, SetDone) for e in events)
+        lockouts += [e.t_s for e in events if isinstance(e, LockoutReached)]
+    events = engine.finish()
+    lockouts += [e.t_s for e in events if isinstance(e, LockoutReached)]
+    reps_seen += sum(isinstance(e, RepDone) for e in events)
+    sets_seen += sum(isinstance(e, SetDone) for e in events)
+    return engine.summary(), reps_seen, sets_seen, lockouts
+
+
+def _assert_same(a: SessionSummary, b: SessionSummary) -> None:
+    assert [(s.index, s.leg, s.rep_count, s.flags) for s in a.sets] == [
+        (s.index, s.leg, s.rep_count, s.flags) for s in b.sets
+    ]
+    for sa, sb in zip(a.sets, b.sets, strict=True):
+        for ra, rb in zip(sa.reps, sb.reps, strict=True):
+            for name in BOUNDARIES:
+                assert abs(getattr(ra, name) - getattr(rb, name)) <= 1e-3, name
+            assert ra.flags == rb.flags
+    assert a.mount == b.mount
+
+
+_SESSIONS: dict[str, dict[str, Any]] = {
+    # short, so that feeding one sample at a time stays quick
+    "short-hip-50hz-gyro": {
+        "seed": 11, "mount": Mount.HIP, "n_sets": 2, "reps_per_set": (3, 4),
+        "rest_s": (10.0, 12.0), "rate_hz": 50.0,
+    },
+    "bar-104hz-no-gyro-nuisances": {
+        "seed": 4, "mount": Mount.BAR, "with_gyro": False, "rate_hz": 104.0,
+        "nuisances": True, "drop_rate": 0.02, "duplicate_rate": 0.002, "n_sets": 2,
+        "reps_per_set": (6, 5), "rest_s": (20.0, 25.0),
+    },
+    "squat-25hz-gyro": {
+        "seed": 1, "mount": Mount.BAR, "lift": Lift.SQUAT, "rate_hz": 25.0, "n_sets": 2,
+        "reps_per_set": (5, 4), "rest_s": (15.0, 20.0),
+    },
+}
+
+
+def _chunk_sizes(name: str) -> list[list[int]]:
+    rnd = random.Random(name)
+    sizes = [[7], [13], [50], [101], [997], [rnd.randint(1, 300) for _ in range(40)]]
+    if name.startswith("short"):
+        sizes = [[1], [2], *sizes]
+    return sizes
+
+
+@pytest.mark.parametrize("name", sorted(_SESSIONS))
+def test_chunked_equals_whole(name: str) -> None:
+    knobs = dict(_SESSIONS[name])
+    seed = knobs.pop("seed")
+    samples, truth = simulate_session(seed, **(EASY | knobs))
+    options = AnalysisOptions(first_leg=Leg(truth["first_leg"]))
+    whole, reps_w, sets_w, lock_w = _feed(samples, [len(samples)], options)
+    assert len(whole.sets) == len(truth["sets"])  # the session itself is analysed right
+    assert reps_w == whole.rep_count
+    assert sets_w == len(whole.sets)
+    assert whole == analyze(samples, options, session_id=whole.session_id)
+    assert whole.session_id == analyze(samples, options).session_id
+    for sizes in _chunk_sizes(name):
+        part, reps_p, sets_p, lock_p = _feed(samples, sizes, options)
+        _assert_same(whole, part)
+        assert (reps_p, sets_p) == (reps_w, sets_w), sizes
+        assert len(lock_p) == len(lock_w), sizes  # the live lockout timer too
+        assert np.allclose(lock_p, lock_w, rtol=0, atol=1e-3), sizes
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine: Engine.content_id hashes t_s then acc_g per fed block, so the session id "
+    "of a live (chunked) session differs from the id of the same recording analysed whole",
+)
+def test_session_id_does_not_depend_on_chunking() -> None:
+    knobs = dict(_SESSIONS["short-hip-50hz-gyro"])
+    samples, _ = simulate_session(knobs.pop("seed"), **(EASY | knobs))
+    whole = _feed(samples, [len(samples)], AnalysisOptions())[0]
+    part = _feed(samples, [101], AnalysisOptions())[0]
+    assert part.session_id == whole.session_id
