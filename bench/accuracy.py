@@ -25,9 +25,14 @@ from sensor.simulate import simulate_session
 from sensor.summary import PHASE_METRICS, Leg, to_dict
 
 
-def run_one(job: tuple[int, dict[str, float]]) -> dict[str, Any]:
-    seed, overrides = job
-    samples, truth = simulate_session(seed)
+def run_one(job: tuple[int, dict[str, float], str]) -> dict[str, Any]:
+    seed, overrides, generator = job
+    if generator == "alt":  # the independent generator beside this file
+        from alt_sessions import make_session  # noqa: PLC0415 - only when asked for
+
+        samples, truth = make_session(seed)
+    else:
+        samples, truth = simulate_session(seed)
     options = AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=truth["pause_s"])
     params = replace(EngineParams(), **overrides)
     doc = to_dict(analyze(samples, options, params=params))
@@ -119,6 +124,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0:300", help="range A:B of simulator seeds")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--generator", choices=("sim", "alt"), default="sim",
+                    help="sim: sensor.simulate; alt: the independent bench/alt_sessions.py")
     ap.add_argument("--show-bad", action="store_true", help="list the sessions not all right")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
@@ -127,14 +134,17 @@ def main() -> int:
     a, b = (int(x) for x in args.seeds.split(":"))
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        overrides = {k: float(v) for k, v in (p.split("=") for p in args.param)}
-        results = list(pool.map(run_one, [(i, overrides) for i in range(a, b)], chunksize=4))
+        defaults = EngineParams()
+        overrides = {k: type(getattr(defaults, k))(float(v)) for k, v in (p.split("=") for p in args.param)}
+        results = list(pool.map(run_one, [(i, overrides, args.generator) for i in range(a, b)],
+                                chunksize=4))
     s = score(results)
     elapsed = time.perf_counter() - t0
     if args.json:
         print(json.dumps({k: v for k, v in s.items() if k != "bad"}, indent=2))
         return 0
-    print(f"hipthrust accuracy on simulated sessions, seeds {a}-{b - 1} ({elapsed:.0f} s)")
+    print(f"hipthrust accuracy on simulated sessions ({args.generator}), seeds {a}-{b - 1} "
+          f"({elapsed:.0f} s)")
     print(f"  sessions                     {s['sessions']}")
     print(f"  sets                         {s['sets']}")
     print(f"  exact rep count (sets)       {s['exact_sets_pct']:.1f} %   target >= 99 %")

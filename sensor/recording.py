@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +35,7 @@ MAX_ABS_GYRO_DPS: Final = 5000.0
 MIN_SAMPLES: Final = 20
 MIN_RATE_HZ: Final = 12.5
 MAX_RATE_HZ: Final = 400.0
+_NUMBER: Final = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(nan|inf|infinity)", re.I)
 RATE_TOLERANCE: Final = 0.05  # a median rate 5 % outside the range still passes (clock error)
 
 
@@ -44,6 +46,7 @@ def _fail(path: str, line: int | None, problem: str) -> RecordingError:
 
 def parse_recording(text: str, path: str = "<recording>") -> Samples:
     """Parse the text of a recording. Pure: ``path`` only names the source in errors."""
+    text = text.removeprefix("\ufeff")  # a byte-order mark (Excel's "CSV UTF-8")
     metadata: dict[str, str] = {}
     header: list[str] | None = None
     header_line = 0
@@ -95,7 +98,7 @@ def read_recording(path: str | Path) -> Samples:
     """Read a recording file; raises RecordingError with a one-line reason."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = Path(path).read_text(encoding="utf-8-sig")  # -sig: Excel's "CSV UTF-8" BOM
     except FileNotFoundError:
         raise _fail(name, None, "no such file") from None
     except IsADirectoryError:
@@ -125,7 +128,7 @@ def _column_indices(header: list[str], path: str, line: int) -> dict[str, int]:
 def _parse_rows(rows: list[str], row_lines: list[int], width: int, path: str) -> FloatArray:
     """Rows to a float array; on any problem, find and name the first bad line."""
     try:
-        data = np.loadtxt(rows, delimiter=",", dtype=np.float64, ndmin=2)
+        data = np.loadtxt(rows, delimiter=",", dtype=np.float64, ndmin=2, comments=None)
         if data.shape[1] == width:
             return data
     except ValueError:
@@ -135,10 +138,8 @@ def _parse_rows(rows: list[str], row_lines: list[int], width: int, path: str) ->
         if len(fields) != width:
             raise _fail(path, line, f"expected {width} values, found {len(fields)}")
         for value in fields:
-            try:
-                float(value)
-            except ValueError:
-                raise _fail(path, line, f"not a number: {value.strip()!r}") from None
+            if not _NUMBER.fullmatch(value.strip()):
+                raise _fail(path, line, f"not a number: {value.strip()!r}")
     raise _fail(path, None, "unreadable rows")  # pragma: no cover - loadtxt agreed with us
 
 

@@ -279,7 +279,9 @@ def simulate_session(
         "hold_s": cfg.pause_s if cfg.pause_s else u(*shape.hold_s),
         "bottom_s": u(*shape.bottom_s),
     }
-    pitch_rad = math.radians(u(*shape.pitch_deg))
+    # the pelvis rotates with a hip thrust; a bar on the hips barely does
+    pitch_deg = shape.pitch_deg if (hip or cfg.lift is not Lift.HIP_THRUST) else (0.0, 5.0)
+    pitch_rad = math.radians(u(*pitch_deg))
     legs = [cfg.first_leg if i % 2 == 0 else cfg.first_leg.other for i in range(cfg.n_sets)]
 
     # Before the first set.

@@ -60,7 +60,8 @@ class Engine:
         self._n_in = 0
         self._t_first = math.nan
         self._t_last = math.nan
-        self._digest = hashlib.sha256()
+        self._digest_t = hashlib.sha256()  # two streams, so chunking cannot change the id
+        self._digest_a = hashlib.sha256()
         self._finished = False
 
     # -- input ---------------------------------------------------------------------------
@@ -80,8 +81,8 @@ class Engine:
             self._t_first = float(samples.t_s[0])
         self._n_in += len(samples)
         self._t_last = float(samples.t_s[-1])
-        self._digest.update(np.ascontiguousarray(samples.t_s).tobytes())
-        self._digest.update(np.ascontiguousarray(samples.acc_g).tobytes())
+        self._digest_t.update(np.ascontiguousarray(samples.t_s).tobytes())
+        self._digest_a.update(np.ascontiguousarray(samples.acc_g).tobytes())
         block = self._resampler.push(samples)
         if block is not None:
             assert self._tracker is not None
@@ -304,7 +305,8 @@ class Engine:
 
     def content_id(self) -> str:
         """A session id derived from the samples themselves: the same data, the same id."""
-        return self._digest.hexdigest()[:16]
+        both = self._digest_t.hexdigest() + self._digest_a.hexdigest()
+        return hashlib.sha256(both.encode()).hexdigest()[:16]
 
     def trace(self) -> Trace:
         tr = self._tracker

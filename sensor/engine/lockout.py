@@ -61,13 +61,17 @@ class LockoutParams:
     still_gyro_min_dps2: float = 0.5
     floor_history_s: float = 20.0  # the noise floor: 10th percentile of this much activity
     min_still_s: float = 0.12  # a still run this long resets the speed and feeds the baseline
+    long_still_s: float = 0.5  # ... even in the middle of a fast phase (else: a smooth move)
     baseline_obs: int = 40  # still observations kept for the gravity-error model
     moving_mps: float = 0.04  # a phase starts when the speed passes this
     min_rise_m: float = 0.07  # smallest rise that is a rep
     max_rise_m: float = 1.2
     range_ratio: float = 1.75  # a rise this far from the session's recent median is not a rep
-    peak_ratio: float = 2.5  # nor one whose peak speed or deceleration is this much higher
+    peak_ratio: float = 2.5  # nor one whose peak speed is this much higher
+    confirm_reps: int = 3  # lockouts of a set with this many reps are reps: they set the scale
     phase_fraction: float = 0.05  # the spec's 5 % of the peak speed
+    quiet_fraction: float = 0.25  # at rest while |speed| < this share of ``moving_mps``
+    max_lead_s: float = 1.5  # a phase starts at most this long before its speed passes moving_mps
     decel_fraction: float = 0.2  # the deceleration has died out under this share of its peak
     decel_speed_fraction: float = 0.3  # ... while the speed is under this share of the peak
     set_gap_s: float = 8.0  # a lockout this long after the previous one starts a new set
@@ -115,6 +119,8 @@ class LockoutDetector:
         self._floor_a = _DEFAULT_FLOOR_ACC_G2
         self._floor_g = _DEFAULT_FLOOR_GYRO_DPS2
         self._min_still = max(1, round(self.p.min_still_s * rate_hz))
+        self._long_still = max(1, round(self.p.long_still_s * rate_hz))
+        self._raw_still_run = 0
         self._obs: list[FloatArray] = []
         self._coef: FloatArray = np.zeros(4)
         # still run in progress: count, sums for its observation
@@ -126,7 +132,7 @@ class LockoutDetector:
         self._z = 0.0
         self._a_prev = 0.0
         self.phase: Phase = Phase.BOTTOM
-        self._rise_t0 = math.nan  # time the rise passed ``moving_mps``
+        self._rise_t0 = math.nan  # time the rise started (left rest)
         self._rise_z0 = 0.0
         self._vpk = 0.0
         self._apk = 0.0  # peak deceleration (positive number) during the rise
@@ -134,11 +140,13 @@ class LockoutDetector:
         self._desc_vmin = 0.0
         self._t_lockout = math.nan
         self._t_descent = math.nan
+        self._t_quiet = math.nan
         self._t_start = math.nan
         self._concentric_s: float | None = None
         self._hold_s: float | None = None
         self._eccentric_s: float | None = None
-        self._ranges: list[tuple[float, float, float]] = []
+        self._ranges: list[tuple[float, float]] = []  # (rise m, peak m/s) of confirmed reps
+        self._set_ranges: list[tuple[float, float]] = []  # ... of the current set's lockouts
         # sets
         self._set_index = -1
         self._set_reps = 0
@@ -177,16 +185,17 @@ class LockoutDetector:
             first = values[0]
             self._zi_still = sosfilt_zi(self._sos_still)[:, :, None] * first[None, None, :]
             self._tail = np.repeat(first[None, :], self._w - 1, axis=0)
-        assert self._zi_still is not None and self._tail is not None
         lp, self._zi = sosfilt(self._sos, acc, axis=0, zi=self._zi)
         ls, self._zi_still = sosfilt(self._sos_still, values, axis=0, zi=self._zi_still)
         norm = np.sqrt((lp * lp).sum(axis=1))
         still = self._stillness(ls, block.k, gyro is not None)
-        t = block.k * self.dt_s
+        t: FloatArray = block.k.astype(np.float64) * self.dt_s
         self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
         return self._run(t, lp, norm, still, leg_of_set)
 
-    def _stillness(self, ls: FloatArray, k: NDArray[np.int64], with_gyro: bool) -> NDArray[np.bool_]:
+    def _stillness(
+        self, ls: FloatArray, k: NDArray[np.int64], with_gyro: bool
+    ) -> NDArray[np.bool_]:
         """Trailing-window activity (variance) against a learnt noise floor.
 
         The floor (10th percentile of the last ``floor_history_s`` of activity, never rising)
@@ -211,13 +220,13 @@ class LockoutDetector:
             thr[lo:hi, 0] = max(self.p.still_ratio * self._floor_a, self.p.still_acc_min_g2)
             thr[lo:hi, 1] = max(self.p.still_ratio * self._floor_g, self.p.still_gyro_min_dps2)
             self._act.append(np.stack([act_a[lo:hi], act_g[lo:hi]], axis=1))
-        still = act_a < thr[:, 0]
+        still: NDArray[np.bool_] = np.less(act_a, thr[:, 0])
         if with_gyro:
-            still &= act_g < thr[:, 1]
+            still &= np.less(act_g, thr[:, 1])
         return still
 
     def _update_floor(self) -> None:
-        hist = self._act.data[-self._floor_n :]
+        hist: FloatArray = np.asarray(self._act.data[-self._floor_n :], dtype=np.float64)
         floor = np.percentile(hist, 10, axis=0)
         self._floor_a = min(self._floor_a, max(float(floor[0]), 1e-7))
         self._floor_g = min(self._floor_g, max(float(floor[1]), 0.002))
@@ -251,7 +260,6 @@ class LockoutDetector:
         leg_of_set: LegOfSet | None,
     ) -> list[LockoutReached]:
         events: list[LockoutReached] = []
-        p = self.p
         dt = self.dt_s
         g = GRAVITY_MPS2
         still_l = still.tolist()
@@ -264,7 +272,8 @@ class LockoutDetector:
         coef_version = len(self._obs), self._coef[0]
         for i in range(t.size):
             ti = t_l[i]
-            if still_l[i]:
+            self._raw_still_run = self._raw_still_run + 1 if still_l[i] else 0
+            if still_l[i] and (self._raw_still_run >= self._long_still or not self._moving_fast()):
                 self._still_run += 1
                 self._run_acc += lp[i]
                 self._run_norm += norm_l[i]
@@ -293,6 +302,10 @@ class LockoutDetector:
             self.t_last_s = t_l[-1]
         return events
 
+    def _moving_fast(self) -> bool:
+        """Mid-rise, a smooth slow move can look still: trust the speed over the window."""
+        return self.phase is Phase.CONCENTRIC and self._v > self.p.decel_speed_fraction * self._vpk
+
     def _reset_speed(self) -> None:
         self._v = 0.0
         self._a_prev = 0.0
@@ -315,14 +328,16 @@ class LockoutDetector:
         rise = self._z - self._rise_z0
         if rise < self.p.min_rise_m or rise > self.p.max_rise_m:
             return False
-        if len(self._ranges) >= 3:
-            recent = np.array(self._ranges[-12:])  # (range m, peak speed m/s, peak decel m/s2)
+        confirmed = self._ranges + (
+            self._set_ranges if len(self._set_ranges) >= self.p.confirm_reps else []
+        )
+        if len(confirmed) >= self.p.confirm_reps:
+            recent = np.array(confirmed[-12:])  # (range m, peak speed m/s)
             med = np.median(recent, axis=0)
             r = self.p.range_ratio
             if not (
                 med[0] / r <= rise <= med[0] * r
                 and self._vpk <= med[1] * self.p.peak_ratio
-                and self._apk <= med[2] * self.p.peak_ratio
             ):
                 return False
         return True
@@ -333,9 +348,12 @@ class LockoutDetector:
         p = self.p
         phase = self.phase
         if phase is Phase.BOTTOM or phase is Phase.HOLD:
+            if abs(v) < p.quiet_fraction * p.moving_mps:
+                self._t_quiet = t  # the last moment at rest: where the next phase starts
             if v > p.moving_mps and phase is Phase.BOTTOM:
                 self.phase = Phase.CONCENTRIC
-                self._rise_t0 = t
+                quiet = self._t_quiet
+                self._rise_t0 = quiet if t - quiet <= p.max_lead_s else t  # (False if NaN)
                 self._rise_z0 = self._z
                 self._vpk = v
                 self._apk = 0.0
@@ -344,15 +362,14 @@ class LockoutDetector:
                 self.phase = Phase.ECCENTRIC
                 self._desc_vmin = v
                 if phase is Phase.HOLD:
-                    self._t_descent = t
-                    self._hold_s = t - self._t_lockout
+                    self._t_descent = max(self._t_quiet - self.delay_s, self._t_lockout)
+                    self._hold_s = self._t_descent - self._t_lockout
             elif v > p.moving_mps:  # rising again from the top: drift or a second push
                 self._reset_speed()
             return None
         if phase is Phase.CONCENTRIC:
             self._v_hist.append((t, v))
-            if v > self._vpk:
-                self._vpk = v
+            self._vpk = max(self._vpk, v)
             decel = -a
             if v < self._vpk and decel > self._apk:
                 self._apk = decel
@@ -373,8 +390,7 @@ class LockoutDetector:
                 return self._lockout(t - self.delay_s, leg_of_set)
             return None
         # eccentric
-        if v < self._desc_vmin:
-            self._desc_vmin = v
+        self._desc_vmin = min(self._desc_vmin, v)
         if v > p.phase_fraction * self._desc_vmin:  # back above -5 % of the descent's peak
             self._bottom(t - self.delay_s)
         return None
@@ -388,16 +404,11 @@ class LockoutDetector:
         return t0 + min(max(frac, 0.0), 1.0) * (t1 - t0)
 
     def _start_time(self) -> float:
-        thr = self.p.phase_fraction * self._vpk
-        for t, v in self._v_hist:
-            if v >= thr:
-                return t - self.delay_s
         return self._rise_t0 - self.delay_s
 
     def _lockout(self, t_lock: float, leg_of_set: LegOfSet | None) -> LockoutReached:
         p = self.p
         rise = self._z - self._rise_z0
-        self._ranges.append((rise, self._vpk, self._apk))
         self._t_start = self._start_time()
         self._t_lockout = t_lock
         self._concentric_s = t_lock - self._t_start
@@ -415,6 +426,10 @@ class LockoutDetector:
             nxt = self._set_index + (1 if self._set_reps >= p.min_reps_per_set else 0)
             self._set_index = max(self._sets_closed_seen, nxt, 0)
             self._set_reps = 0
+            if len(self._set_ranges) >= p.confirm_reps:  # a real set: its reps set the scale
+                self._ranges += self._set_ranges
+            self._set_ranges = []
+        self._set_ranges.append((rise, self._vpk))
         rep = self._set_reps
         self._set_reps += 1
         self._last_lockout_t = t_lock

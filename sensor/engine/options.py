@@ -33,12 +33,17 @@ class EngineParams:
     lowpass_taps: int = 21
     still_cutoff_hz: float = 3.0  # heavier low-pass for the stillness detector (tremor out)
     still_taps: int = 41
+    zupt_speed_mps: float = 0.05  # a still run anchors the speed only if reached under this
+    zupt_peak_fraction: float = 0.5  # ... or under this fraction of the motion's peak speed
+    zupt_long_rest_s: float = 0.8  # a still run this long is a rest whatever the speed says
+    zupt_max_motion_s: float = 5.0  # and any still run ends a motion longer than this
+    zupt_turn_deg: float = 10.0  # the check is for sensors that barely rotate (bar mounts)
     gravity_local_deg: float = 30.0  # orientation scale of the local gravity-error fit
     gravity_obs: int = 40  # still observations kept for the gravity-norm error model
     rest_window_s: float = 0.4  # centred window of the stillness detector
     rest_ratio: float = 15.0  # still when activity < ratio x noise floor ...
     still_acc_min_g2: float = 1.5e-5  # ... or under this (g^2: about 4 mg rms)
-    still_level_g: float = 0.03  # ... and the norm within this of the surrounding seconds
+    still_level_g: float = 0.01  # ... and the norm within this of the surrounding seconds
     still_gyro_min_dps2: float = 0.5  # ... and the gyro's under this ((deg/s)^2)
     min_rest_s: float = 0.2  # shorter still runs do not anchor the integration
     noise_block_s: float = 20.0  # the noise floor is re-estimated per block of this length
@@ -57,6 +62,7 @@ class EngineParams:
     merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
     set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set
     min_reps_per_set: int = 2
-    bounce_hold_s: float = 0.15  # a hold shorter than this is a bounce
+    bounce_hold_s: float = 0.35  # a hold shorter than this is a bounce (the 5 % boundaries
+    # already give a touch-and-go lockout 0.15-0.3 s of "hold")
     meant_to_hold_s: float = 0.8  # a set whose median hold is at least this was meant to hold
     noise_floor_sd_s: float = 0.05  # per-rep timing noise floor used by the asymmetry test

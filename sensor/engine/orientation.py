@@ -2,8 +2,8 @@
 
 Both work on the unit direction of the low-passed accelerometer (mostly gravity), so they
 assume no axis. The pelvis of a hip thrust rotates mostly about its medio-lateral axis
-(pitch); that axis is the direction the gravity vector moves least along during the reps
-(the smallest principal component). Frontal-plane roll (pelvic tilt) is the angle of
+(pitch): gravity sweeps the plane spanned by its mean direction and its main direction of
+change (the largest principal component), and the pitch axis is normal to that plane. Frontal-plane roll (pelvic tilt) is the angle of
 gravity out of the plane the pitch sweeps, in degrees.
 """
 
@@ -27,10 +27,11 @@ def angle_deg(a: FloatArray, b: FloatArray) -> float:
 
 
 def pitch_axis(directions: FloatArray) -> FloatArray:
-    """The axis gravity moves least along (smallest principal component), unit vector."""
-    d = directions - directions.mean(axis=0)
+    """Normal of the plane gravity sweeps: mean direction x largest principal component."""
+    mean = directions.mean(axis=0)
+    d = directions - mean
     _, vecs = np.linalg.eigh(d.T @ d)
-    return np.asarray(vecs[:, 0])
+    return unit(np.cross(unit(mean), vecs[:, -1]))
 
 
 def tilt_per_rep(

@@ -114,11 +114,13 @@ def _plausible(
         return False
     if not p.min_phase_s <= (fall.i1 - fall.i0) / rate <= p.max_eccentric_s + 1.0:
         return False
-    between = still[first.i1 : second.i0]
-    gap_s = between.size / rate
-    if gap_s > p.max_hold_s:
+    gap = second.i0 - first.i1
+    if gap / rate > p.max_hold_s:
         return False
-    return not (gap_s > 1.0 and between.mean() < p.min_quiet_hold)
+    # a long pause in a rep is still (walking between standing up and sitting down is
+    # not); its edges are blurred by the filters, so judge the middle half
+    middle = still[first.i1 + gap // 4 : second.i0 - gap // 4]
+    return not (gap / rate > 1.5 and middle.mean() < p.min_quiet_hold)
 
 
 def phase_indices(speed: FloatArray, rep: RepCandidate, fraction: float) -> PhaseIndices:

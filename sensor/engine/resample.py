@@ -1,10 +1,11 @@
 """Stage 1: irregular IMU samples to a uniform time grid, in chunks of any size.
 
 The grid is ``t = k / grid_rate_hz`` for integer k, on the recording's own time base, so the
-result does not depend on how the input was chunked. A grid point takes the mean of the
-input samples within half a grid step of it when there are two or more (an anti-alias box
-filter at high rates), and otherwise the linear interpolation of its two neighbours (low
-rates, jitter, duplicated timestamps). Points inside a gap longer than ``max_gap_s`` are
+result does not depend on how the input was chunked. A grid point takes the triangle-weighted
+mean of the input samples within one grid step of it when there are two or more (an
+anti-alias filter at high rates, centred even when samples sit exactly half a step away), and
+otherwise the linear interpolation of its two neighbours (low rates, jitter, duplicated
+timestamps). Points inside a gap longer than ``max_gap_s`` are
 interpolated too but flagged, so later stages treat them as a break.
 """
 
@@ -33,7 +34,7 @@ def resample_block(
     """Grid points ``k_from <= k < k_to`` from samples that bracket them. Pure.
 
     Every grid time in range must lie within ``[t_s[0], t_s[-1]]`` and every sample within
-    half a step of a grid point in range must be present.
+    one step of a grid point in range must be present.
     """
     k = np.arange(k_from, k_to, dtype=np.int64)
     n = k.size
@@ -41,14 +42,22 @@ def resample_block(
     if n == 0:
         return GridBlock(k, np.empty((0, c)), np.empty(0, dtype=bool))
     tg = k / rate_hz
-    kin = np.rint(t_s * rate_hz).astype(np.int64) - k_from
-    inside = (kin >= 0) & (kin < n)
-    counts = np.bincount(kin[inside], minlength=n)
+    pos = t_s * rate_hz - k_from  # sample positions in grid steps from k_from
+    lo = np.floor(pos).astype(np.int64)
+    frac = pos - lo
     out = np.empty((n, c))
+    sums = np.zeros((n, c))
+    weights = np.zeros(n)
+    counts = np.zeros(n)
+    for idx, w in ((lo, 1.0 - frac), (lo + 1, frac)):
+        ok = (idx >= 0) & (idx < n) & (w > 0)
+        weights += np.bincount(idx[ok], weights=w[ok], minlength=n)
+        counts += np.bincount(idx[ok], minlength=n)
+        for j in range(c):
+            sums[:, j] += np.bincount(idx[ok], weights=w[ok] * values[ok, j], minlength=n)
     for j in range(c):
-        sums = np.bincount(kin[inside], weights=values[inside, j], minlength=n)
         interp = np.interp(tg, t_s, values[:, j])
-        out[:, j] = np.where(counts >= 2, sums / np.maximum(counts, 1), interp)
+        out[:, j] = np.where(counts >= 2, sums[:, j] / np.maximum(weights, 1e-12), interp)
     right = np.searchsorted(t_s, tg, side="left").clip(1, t_s.size - 1)
     gap = (t_s[right] - t_s[right - 1]) > max_gap_s
     return GridBlock(k, out, gap)
@@ -78,16 +87,17 @@ class GridResampler:
             self._t, self._v = samples.t_s.copy(), v
         if self._next_k is None:
             self._next_k = int(np.ceil(self._t[0] * self.rate_hz - 1e-9))
-        # Final: grid points whose half-step bin is closed and which have a right neighbour.
-        k_last = int(np.floor(self._t[-1] * self.rate_hz - 0.5 - 1e-9))
+        # Final: grid points whose one-step support is closed (a later sample is past it).
+        k_last = int(np.ceil(self._t[-1] * self.rate_hz)) - 2
         if k_last < self._next_k:
             return None
         block = resample_block(
             self._t, self._v, self._next_k, k_last + 1, self.rate_hz, self.max_gap_s
         )
         self._next_k = k_last + 1
-        # Keep the samples still needed: the last one before the next grid bin, and after.
-        t_next = (self._next_k - 0.5) / self.rate_hz
+        # Keep the samples still needed: those within a step of the next grid point, and the
+        # last one before (for interpolation).
+        t_next = (self._next_k - 1) / self.rate_hz
         first = max(0, int(np.searchsorted(self._t, t_next, side="left")) - 1)
         self._t, self._v = self._t[first:], self._v[first:]
         return block

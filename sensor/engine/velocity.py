@@ -81,10 +81,18 @@ def fit_gravity_error(obs: FloatArray, ridge: float = 0.05) -> FloatArray:
 
 
 def centred_fir(x: FloatArray, kernel: FloatArray) -> FloatArray:
-    """Filter rows of x (n + 2h, c) with a centred kernel of 2h + 1 taps -> (n, c)."""
-    h = kernel.size // 2
-    win = sliding_window_view(x, kernel.size, axis=0)  # (n, c, taps)
-    return np.asarray(win @ kernel[::-1]) if x.shape[0] >= 2 * h + 1 else np.empty((0, x.shape[1]))
+    """Filter rows of x (n + 2h, c) with a centred kernel of 2h + 1 taps -> (n, c).
+
+    Direct convolution: every output is the same sum of products in the same order,
+    however the input was chunked.
+    """
+    n = x.shape[0] - kernel.size + 1
+    if n <= 0:
+        return np.empty((0, x.shape[1]))
+    out = np.empty((n, x.shape[1]))
+    for j in range(x.shape[1]):
+        out[:, j] = np.convolve(x[:, j], kernel, mode="valid")
+    return out
 
 
 def window_activity(x: FloatArray, half: int) -> FloatArray:
@@ -92,19 +100,27 @@ def window_activity(x: FloatArray, half: int) -> FloatArray:
 
     ``x`` has shape (n + 2 half, c); the result (n,) is centred on each row.
     """
-    win = sliding_window_view(x, 2 * half + 1, axis=0)  # (n, c, w)
-    dev = win - win.mean(axis=2, keepdims=True)
-    return np.asarray((dev * dev).mean(axis=2).sum(axis=1))
+    box = np.full(2 * half + 1, 1.0 / (2 * half + 1))
+    n = x.shape[0] - 2 * half
+    out = np.zeros(max(0, n))
+    if n <= 0:
+        return out
+    for j in range(x.shape[1]):
+        col = x[:, j] - x[half : half + n, j].mean()  # centre first: no cancellation
+        m1 = np.convolve(col, box, mode="valid")
+        m2 = np.convolve(col * col, box, mode="valid")
+        out += np.maximum(m2 - m1 * m1, 0.0)
+    return out
 
 
-def integrate_segment(norm_g: FloatArray, base_g: FloatArray, dt_s: float) -> FloatArray:
+def integrate_segment(accel_mps2: FloatArray, dt_s: float) -> FloatArray:
     """Vertical speed (m/s, up positive) over a motion between two still periods.
 
-    ``norm_g`` is the specific-force norm during the motion and ``base_g`` what it reads at
-    rest in the same orientation. The speed is zero just before and just after.
+    ``accel_mps2`` is the vertical acceleration during the motion. The speed is zero just
+    before and just after (a linear de-drift spreads the residual over the motion).
     """
-    n = norm_g.size
-    a = (norm_g - base_g) * GRAVITY_MPS2
+    n = accel_mps2.size
+    a = accel_mps2
     a_pad = np.concatenate([[0.0], a, [0.0]])
     v = np.cumsum((a_pad[1:] + a_pad[:-1]) * 0.5) * dt_s  # n + 1 values, last one after
     ramp = v[-1] * np.arange(1, n + 2) / (n + 1)
@@ -136,6 +152,7 @@ class VelocityTracker:
         self.gap = Growable(0, np.bool_)
         self.acc_lp = Growable(3)
         self.acc_still = Growable(3)
+        self.norm_still = Growable(0)
         self.gyro_lp = Growable(3)
         self.obs: list[FloatArray] = []  # still observations (ux, uy, uz, err_g, weight)
         self.norm = Growable(0)
@@ -198,6 +215,7 @@ class VelocityTracker:
         ys = centred_fir(x, self.kernels[1])
         self.acc_lp.append(y)
         self.acc_still.append(ys[:, :3])
+        self.norm_still.append(np.sqrt((ys[:, :3] ** 2).sum(axis=1)))
         if self.with_gyro:
             self.gyro_lp.append(ys[:, 3:6])
         self.norm.append(np.sqrt((y**2).sum(axis=1)))
@@ -221,11 +239,13 @@ class VelocityTracker:
         within about +-2 s (bins counted from the first sample, so chunking cannot move them).
         """
         b, k = self.level_bin, self.level_bins
-        norm = np.sqrt((self.acc_still.data ** 2).sum(axis=1))
-        n_bins = norm.size // b if not final else -(-norm.size // b)
-        while self.bin_med.n < n_bins:
-            j = self.bin_med.n
-            self.bin_med.append(np.array([np.median(norm[j * b : (j + 1) * b])]))
+        norm = self.norm_still.data
+        n_full = norm.size // b
+        j = self.bin_med.n
+        if n_full > j:
+            self.bin_med.append(np.median(norm[j * b : n_full * b].reshape(-1, b), axis=1))
+        if final and norm.size > n_full * b and self.bin_med.n == n_full:
+            self.bin_med.append(np.array([np.median(norm[n_full * b :])]))
         med = self.bin_med.data
         j0, j1 = start // b, (stop - 1) // b + 1
         pad = np.concatenate([np.repeat(med[:1], k), med, np.repeat(med[-1:], k)])
@@ -292,7 +312,12 @@ class VelocityTracker:
         self.long_still.append(out[p - q : stop])
 
     def _integrate(self, final: bool) -> None:
-        """Zero speed when still; ZUPT-integrated speed over each motion between."""
+        """Zero speed when still; ZUPT-integrated speed over each motion between.
+
+        A still run only anchors the speed at zero when the motion before it arrives there
+        at (nearly) zero speed: the middle of a slow, steady descent has no acceleration to
+        see, but it has speed.
+        """
         self._decide_runs(final)
         ls = self.long_still.data
         n = ls.shape[0]
@@ -305,40 +330,87 @@ class VelocityTracker:
                 self.still.append(np.ones(j - i, dtype=bool))
                 i = j
                 continue
-            nxt = np.flatnonzero(ls[i:n])
-            if not nxt.size and not final:
+            close = self._find_rest(ls, i, n, final)
+            if close is None:
                 return  # the motion has not ended yet
-            j = i + int(nxt[0]) if nxt.size else n
-            self._close_segment(i, j)
-            i = j
+            self._close_segment(i, close)
+            i = close
 
-    def _observe(self, lo: int, hi: int) -> None:
-        """Record a still stretch: gravity direction and how far its norm is from 1 g."""
-        if hi <= lo:
-            return
+    def _find_rest(
+        self, ls: NDArray[np.bool_], i: int, n: int, final: bool
+    ) -> int | None:
+        """The first still run after motion start ``i`` that the speed reaches at ~zero."""
+        j = i
+        while True:
+            nxt = np.flatnonzero(ls[j:n])
+            if not nxt.size:
+                return n if final else None
+            j += int(nxt[0])
+            ends = np.flatnonzero(~ls[j:n])
+            run_s = (ends[0] if ends.size else n - j) * self.dt_s
+            if (self._turned(i, j)  # a rotating sensor cannot look still while moving
+                    or run_s >= self.p.zupt_long_rest_s  # nor stay still that long
+                    or (j - i) * self.dt_s >= self.p.zupt_max_motion_s):  # no runaway drift
+                return j
+            if not ends.size and not final:
+                return None  # the run may still grow long enough
+            v = np.cumsum(self._accel(i, j, commit=False)) * self.dt_s
+            # at a real rest the speed is back near zero (drift aside); in the middle of a
+            # steady move it is still about its peak
+            if abs(v[-1]) <= max(self.p.zupt_speed_mps, self.p.zupt_peak_fraction * np.abs(v).max()):
+                return j
+            if not ends.size:  # not a rest: moving through it
+                return n if final else None
+            j += int(ends[0])
+
+    def _turned(self, i: int, j: int) -> bool:
+        """Did the sensor's orientation change by more than ``zupt_turn_deg`` over [i, j]?"""
+        acc = self.acc_still.data[i : j + 1]
+        u = acc / np.linalg.norm(acc, axis=1, keepdims=True)
+        cos = float((u @ u[0]).min())
+        return bool(cos < np.cos(np.radians(self.p.zupt_turn_deg)))
+
+    def _observe(self, lo: int, hi: int) -> FloatArray | None:
+        """A still stretch: gravity direction and how far its norm is from 1 g."""
+        if hi <= lo or lo >= self.norm.n:
+            return None
         acc = self.acc_lp.data[lo:hi].mean(axis=0)
         norm = float(self.norm.data[lo:hi].mean())
-        self.obs.append(np.array([*(acc / np.linalg.norm(acc)), norm - 1.0, hi - lo]))
-        del self.obs[: -self.p.gravity_obs]
+        return np.array([*(acc / np.linalg.norm(acc)), norm - 1.0, hi - lo])
 
-    def _close_segment(self, s: int, e: int) -> None:
-        if e <= s:
-            return
-        self._observe(max(0, s - self.nb), s)
-        self._observe(e, min(self.norm.n, e + min(self.nb, self.min_rest)))
+    def _accel(self, s: int, e: int, *, commit: bool) -> FloatArray:
+        """Vertical acceleration (m/s^2) over [s, e), gravity removed by the local error model
+        fitted on the still moments so far and at both ends. ``commit`` keeps the two end
+        observations for later fits."""
+        ends_obs = [
+            o for o in (self._observe(max(0, s - self.nb), s),
+                        self._observe(e, min(self.norm.n, e + min(self.nb, self.min_rest))))
+            if o is not None
+        ]
+        if commit:
+            self.obs += ends_obs
+            del self.obs[: -self.p.gravity_obs]
+            pool = self.obs
+        else:
+            pool = (self.obs + ends_obs)[-self.p.gravity_obs :]
         acc = self.acc_lp.data[s:e]
         u = acc / np.linalg.norm(acc, axis=1, keepdims=True)
-        if not self.obs:  # no still moment at all yet: assume a calibrated sensor
-            self.obs.append(np.array([*u[0], 0.0, 1.0]))
-        obs = np.vstack(self.obs)
+        obs = np.vstack(pool) if pool else np.array([[*u[0], 0.0, 1.0]])
         # Local fit: still moments in orientations near this motion's ends count most.
         ends = np.vstack([u[0], u[-1]])
         cos = np.clip(obs[:, :3] @ ends.T, -1.0, 1.0).max(axis=1)
         near = np.exp(-((np.degrees(np.arccos(cos)) / self.p.gravity_local_deg) ** 2))
+        obs = obs.copy()
         obs[:, 4] *= near + 1e-6
         c = fit_gravity_error(obs)
         base = 1.0 + c[0] + u @ c[1:]
-        self.speed.append(integrate_segment(self.norm.data[s:e], base, self.dt_s))
+        return np.asarray((self.norm.data[s:e] - base) * GRAVITY_MPS2)
+
+    def _close_segment(self, s: int, e: int) -> None:
+        if e <= s:
+            return
+        a = self._accel(s, e, commit=True)
+        self.speed.append(integrate_segment(a, self.dt_s))
         self.still.append(np.zeros(e - s, bool))
 
     # -- results ------------------------------------------------------------------------
