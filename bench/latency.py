@@ -23,9 +23,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sensor.engine import AnalysisOptions, Engine  # noqa: E402 - after the path set-up
-from sensor.events import LockoutReached  # noqa: E402
-from sensor.simulate import Lift, simulate_session  # noqa: E402
+from sensor.engine import AnalysisOptions, Engine  # after the path set-up
+from sensor.events import LockoutReached
+from sensor.simulate import Lift, simulate_session
 
 TARGET_MEDIAN_S = 0.150
 TARGET_P95_S = 0.250

@@ -45,9 +45,15 @@ class Engine:
     """Streaming analysis of one session. Not thread-safe; one per sensor."""
 
     def __init__(
-        self, options: AnalysisOptions | None = None, params: EngineParams | None = None
+        self,
+        options: AnalysisOptions | None = None,
+        params: EngineParams | None = None,
+        *,
+        live: bool = True,
     ) -> None:
+        """``live`` adds the low-latency ``LockoutReached`` events (not needed offline)."""
         self.options = options or AnalysisOptions()
+        self.live = live
         self.p = params or EngineParams()
         self._resampler = GridResampler(self.p.grid_rate_hz, self.p.max_gap_s)
         self._tracker: VelocityTracker | None = None
@@ -87,7 +93,8 @@ class Engine:
         if block is not None:
             assert self._tracker is not None
             self._tracker.push(block.k, block.values, block.gap)
-        return self._close_sets(final=False) + lockout_events(self, block)
+        events = self._close_sets(final=False)
+        return events + lockout_events(self, block) if self.live else events
 
     def finish(self) -> list[Event]:
         """End of the stream: decide everything still open."""
@@ -210,6 +217,10 @@ class Engine:
             groups.append([c])
         return groups
 
+    def leg_of_set(self, index: int) -> Leg:
+        """The leg of set ``index``: the options, or the leg set live and alternation."""
+        return self._leg(index)
+
     def _leg(self, index: int) -> Leg:
         if self._leg_anchor is not None and index >= self._leg_anchor[0]:
             j, leg = self._leg_anchor
@@ -326,7 +337,7 @@ def analyze(
     params: EngineParams | None = None,
 ) -> SessionSummary:
     """Analyse a whole recording at once (the same engine as live, fed in one block)."""
-    engine = Engine(options, params)
+    engine = Engine(options, params, live=False)
     engine.feed(samples)
     engine.finish()
     return engine.summary(session_id=session_id or samples.metadata.get("session_id"),

@@ -61,7 +61,6 @@ class LockoutParams:
     still_gyro_min_dps2: float = 0.5
     floor_history_s: float = 20.0  # the noise floor: 10th percentile of this much activity
     min_still_s: float = 0.12  # a still run this long resets the speed and feeds the baseline
-    long_still_s: float = 0.5  # ... even in the middle of a fast phase (else: a smooth move)
     baseline_obs: int = 40  # still observations kept for the gravity-error model
     moving_mps: float = 0.04  # a phase starts when the speed passes this
     min_rise_m: float = 0.07  # smallest rise that is a rep
@@ -119,8 +118,6 @@ class LockoutDetector:
         self._floor_a = _DEFAULT_FLOOR_ACC_G2
         self._floor_g = _DEFAULT_FLOOR_GYRO_DPS2
         self._min_still = max(1, round(self.p.min_still_s * rate_hz))
-        self._long_still = max(1, round(self.p.long_still_s * rate_hz))
-        self._raw_still_run = 0
         self._obs: list[FloatArray] = []
         self._coef: FloatArray = np.zeros(4)
         # still run in progress: count, sums for its observation
@@ -272,8 +269,7 @@ class LockoutDetector:
         coef_version = len(self._obs), self._coef[0]
         for i in range(t.size):
             ti = t_l[i]
-            self._raw_still_run = self._raw_still_run + 1 if still_l[i] else 0
-            if still_l[i] and (self._raw_still_run >= self._long_still or not self._moving_fast()):
+            if still_l[i]:
                 self._still_run += 1
                 self._run_acc += lp[i]
                 self._run_norm += norm_l[i]
@@ -301,10 +297,6 @@ class LockoutDetector:
         if t.size:
             self.t_last_s = t_l[-1]
         return events
-
-    def _moving_fast(self) -> bool:
-        """Mid-rise, a smooth slow move can look still: trust the speed over the window."""
-        return self.phase is Phase.CONCENTRIC and self._v > self.p.decel_speed_fraction * self._vpk
 
     def _reset_speed(self) -> None:
         self._v = 0.0

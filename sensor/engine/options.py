@@ -55,7 +55,8 @@ class EngineParams:
     max_concentric_s: float = 6.0
     max_eccentric_s: float = 8.0
     max_hold_s: float = 15.0
-    min_quiet_hold: float = 0.5  # fraction of a long hold (> 1 s) that must be still
+    quiet_check_s: float = 2.5  # a pause in a rep longer than this must be still ...
+    min_quiet_hold: float = 0.3  # ... for this fraction of its middle half
     pair_ratio: float = 1.8  # descent/rise ranges must agree within this factor
     max_return_deg: float = 20.0  # a rep ends within this angle of its starting orientation
     rep_range_ratio: float = 1.6  # a rep's range vs the set's median so far

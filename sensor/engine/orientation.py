@@ -44,13 +44,14 @@ def tilt_per_rep(
     """
     if not spans:
         return []
-    lo = max(0, spans[0][0] - settle)
-    hi = min(acc_lp.shape[0], spans[-1][2] + 1)
+    lo = max(0, min(min(sp) for sp in spans) - settle)
+    hi = min(acc_lp.shape[0], max(max(sp) for sp in spans) + settle + 1)
     dirs = unit(acc_lp[lo:hi])
     axis = pitch_axis(dirs)
-    roll = np.degrees(np.arcsin(np.clip(unit(acc_lp) @ axis, -1, 1)))
+    roll = np.degrees(np.arcsin(np.clip(dirs @ axis, -1, 1)))  # index 0 is sample lo
     out = []
     for s, lock, _ in spans:
+        s, lock = s - lo, lock - lo
         before = roll[max(0, s - settle) : s + 1].mean()
         top = roll[max(0, lock - settle // 2) : lock + settle // 2 + 1].mean()
         out.append(float(abs(top - before)))

@@ -120,7 +120,7 @@ def _plausible(
     # a long pause in a rep is still (walking between standing up and sitting down is
     # not); its edges are blurred by the filters, so judge the middle half
     middle = still[first.i1 + gap // 4 : second.i0 - gap // 4]
-    return not (gap / rate > 1.5 and middle.mean() < p.min_quiet_hold)
+    return not (gap / rate > p.quiet_check_s and middle.mean() < p.min_quiet_hold)
 
 
 def phase_indices(speed: FloatArray, rep: RepCandidate, fraction: float) -> PhaseIndices:

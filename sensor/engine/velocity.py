@@ -113,6 +113,34 @@ def window_activity(x: FloatArray, half: int) -> FloatArray:
     return out
 
 
+def _next_index(mask: NDArray[np.bool_], start: int, stop: int, value: bool) -> int:
+    """First index in [start, stop) where ``mask`` equals ``value``; ``stop`` if none.
+    Searches in growing windows, so a nearby hit costs little on a long array."""
+    step = 256
+    i = start
+    while i < stop:
+        j = min(stop, i + step)
+        hit = np.flatnonzero(mask[i:j] == value)
+        if hit.size:
+            return i + int(hit[0])
+        i, step = j, step * 4
+    return stop
+
+
+def _run_start(mask: NDArray[np.bool_], p: int) -> int:
+    """Start of the run of equal values that contains index p."""
+    value = mask[p]
+    step = 256
+    hi = p
+    while hi > 0:
+        lo = max(0, hi - step)
+        diff = np.flatnonzero(mask[lo:hi] != value)
+        if diff.size:
+            return lo + int(diff[-1]) + 1
+        hi, step = lo, step * 4
+    return 0
+
+
 def integrate_segment(accel_mps2: FloatArray, dt_s: float) -> FloatArray:
     """Vertical speed (m/s, up positive) over a motion between two still periods.
 
@@ -143,6 +171,8 @@ class VelocityTracker:
         taps = max(k_speed.size, k_still.size)
         # both filters in one pass: columns (x, kernel) pairs share the look-ahead
         self.kernels = (centred_pad(k_speed, taps), centred_pad(k_still, taps))
+        self.k_speed = k_speed
+        self.h_speed = k_speed.size // 2
         self.h = taps // 2
         self.wh = max(1, round(params.rest_window_s * params.grid_rate_hz / 2))
         self.block = max(1, round(params.noise_block_s * params.grid_rate_hz))
@@ -211,7 +241,8 @@ class VelocityTracker:
         lo, hi = start - self.h, stop + self.h
         idx = np.clip(np.arange(lo, hi), 0, n_raw - 1)  # edges: repeat the end samples
         x = raw[idx]
-        y = centred_fir(x[:, :3], self.kernels[0])
+        trim = self.h - self.h_speed  # the speed kernel is shorter: skip its padding
+        y = centred_fir(x[trim : x.shape[0] - trim, :3], self.k_speed)
         ys = centred_fir(x, self.kernels[1])
         self.acc_lp.append(y)
         self.acc_still.append(ys[:, :3])
@@ -293,8 +324,7 @@ class VelocityTracker:
             return
         q = p  # start of the run that contains p
         if p > 0 and raw[p - 1] == raw[p]:
-            diff = np.flatnonzero(raw[:p] != raw[p])
-            q = int(diff[-1]) + 1 if diff.size else 0
+            q = _run_start(raw, p)
         seg = raw[q:n]
         edges = np.flatnonzero(np.diff(seg.astype(np.int8))) + 1
         starts = np.concatenate([[0], edges])
@@ -324,8 +354,7 @@ class VelocityTracker:
         i = self.speed.n
         while i < n:
             if ls[i]:
-                nxt = np.flatnonzero(~ls[i:n])
-                j = i + int(nxt[0]) if nxt.size else n
+                j = _next_index(ls, i, n, False)
                 self.speed.append(np.zeros(j - i))
                 self.still.append(np.ones(j - i, dtype=bool))
                 i = j
@@ -342,26 +371,25 @@ class VelocityTracker:
         """The first still run after motion start ``i`` that the speed reaches at ~zero."""
         j = i
         while True:
-            nxt = np.flatnonzero(ls[j:n])
-            if not nxt.size:
+            j = _next_index(ls, j, n, True)
+            if j >= n:
                 return n if final else None
-            j += int(nxt[0])
-            ends = np.flatnonzero(~ls[j:n])
-            run_s = (ends[0] if ends.size else n - j) * self.dt_s
+            end = _next_index(ls, j, n, False)
+            run_s = (end - j) * self.dt_s
             if (self._turned(i, j)  # a rotating sensor cannot look still while moving
                     or run_s >= self.p.zupt_long_rest_s  # nor stay still that long
                     or (j - i) * self.dt_s >= self.p.zupt_max_motion_s):  # no runaway drift
                 return j
-            if not ends.size and not final:
+            if end >= n and not final:
                 return None  # the run may still grow long enough
             v = np.cumsum(self._accel(i, j, commit=False)) * self.dt_s
             # at a real rest the speed is back near zero (drift aside); in the middle of a
             # steady move it is still about its peak
             if abs(v[-1]) <= max(self.p.zupt_speed_mps, self.p.zupt_peak_fraction * np.abs(v).max()):
                 return j
-            if not ends.size:  # not a rest: moving through it
+            if end >= n:  # not a rest: moving through it
                 return n if final else None
-            j += int(ends[0])
+            j = end
 
     def _turned(self, i: int, j: int) -> bool:
         """Did the sensor's orientation change by more than ``zupt_turn_deg`` over [i, j]?"""
