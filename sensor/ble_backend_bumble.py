@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, ClassVar
 
 from bleak.args import SizedBuffer
@@ -402,6 +402,18 @@ class BumbleClient(BaseBleakClient):
             raise asyncio.CancelledError  # a real cancellation of our caller: let it through
         return BleakError(f"{self.address}: {what}: disconnected")
 
+    @contextmanager
+    def _att_request(self, what: str) -> Iterator[None]:
+        """Bumble's failures of one ATT request, as bleak raises them."""
+        try:
+            yield
+        except asyncio.CancelledError:
+            raise self._link_dropped(what) from None
+        except ATT_Error as exc:
+            raise BleakGATTProtocolError(exc.error_code) from exc
+        except core.BaseBumbleError as exc:
+            raise BleakError(f"{self.address}: {what} failed: {exc}") from exc
+
     def _require_peer(self) -> Peer:
         if self._peer is None:
             raise BleakError(f"{self.address}: not connected")
@@ -419,14 +431,8 @@ class BumbleClient(BaseBleakClient):
 
     async def _read(self, handle: int) -> bytearray:
         peer = self._require_peer()
-        try:
+        with self._att_request(f"read of handle {handle}"):
             return bytearray(await peer.read_value(handle))
-        except asyncio.CancelledError:
-            raise self._link_dropped(f"read of handle {handle}") from None
-        except ATT_Error as exc:
-            raise BleakGATTProtocolError(exc.error_code) from exc
-        except core.BaseBumbleError as exc:
-            raise BleakError(f"{self.address}: read of handle {handle} failed: {exc}") from exc
 
     async def write_gatt_char(
         self, characteristic: BleakGATTCharacteristic, data: SizedBuffer, response: bool
@@ -440,14 +446,8 @@ class BumbleClient(BaseBleakClient):
 
     async def _write(self, handle: int, data: bytes, response: bool) -> None:
         peer = self._require_peer()
-        try:
+        with self._att_request(f"write of handle {handle}"):
             await peer.write_value(handle, data, with_response=response)
-        except asyncio.CancelledError:
-            raise self._link_dropped(f"write of handle {handle}") from None
-        except ATT_Error as exc:
-            raise BleakGATTProtocolError(exc.error_code) from exc
-        except core.BaseBumbleError as exc:
-            raise BleakError(f"{self.address}: write of handle {handle} failed: {exc}") from exc
 
     async def start_notify(
         self, characteristic: BleakGATTCharacteristic, callback: NotifyCallback, **kwargs: Any
@@ -457,24 +457,12 @@ class BumbleClient(BaseBleakClient):
         def subscriber(value: bytes) -> None:
             callback(bytearray(value))
 
-        try:
+        with self._att_request("subscribe"):
             await peer.subscribe(characteristic.obj, subscriber, prefer_notify=True)
-        except asyncio.CancelledError:
-            raise self._link_dropped("subscribe") from None
-        except ATT_Error as exc:
-            raise BleakGATTProtocolError(exc.error_code) from exc
-        except core.BaseBumbleError as exc:
-            raise BleakError(f"{self.address}: subscribe failed: {exc}") from exc
         self._subscribers[characteristic.handle] = subscriber
 
     async def stop_notify(self, characteristic: BleakGATTCharacteristic) -> None:
         peer = self._require_peer()
         subscriber = self._subscribers.pop(characteristic.handle, None)
-        try:
+        with self._att_request("unsubscribe"):
             await peer.unsubscribe(characteristic.obj, subscriber)
-        except asyncio.CancelledError:
-            raise self._link_dropped("unsubscribe") from None
-        except ATT_Error as exc:
-            raise BleakGATTProtocolError(exc.error_code) from exc
-        except core.BaseBumbleError as exc:
-            raise BleakError(f"{self.address}: unsubscribe failed: {exc}") from exc

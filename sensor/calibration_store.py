@@ -1,24 +1,22 @@
 """Calibration profiles on disk, one JSON file per device.
 
-Location: ``platformdirs.user_config_dir("hipthrust")/calibration/<device>.json``; on Linux
+Location: ``sensor.paths.config_dir()/calibration/<device>.json``; on Linux
 that is ``$XDG_CONFIG_HOME/hipthrust/calibration/`` (``~/.config/...`` when unset). The
 device name is made file-safe with ``sensor.calibration.slug``.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
-import platformdirs
-
 from sensor.calibration import CalibrationError, CalibrationProfile, slug
+from sensor.errors import one_line_os_error
+from sensor.paths import config_dir, write_text_atomic
 
 
 def calibration_dir() -> Path:
     """The folder holding the per-device profiles (not created here)."""
-    return Path(platformdirs.user_config_dir("hipthrust")) / "calibration"
+    return config_dir() / "calibration"
 
 
 def profile_path(device: str) -> Path:
@@ -53,19 +51,8 @@ def save_profile(profile: CalibrationProfile, device: str | None = None) -> Path
     Returns the path written. A previous profile of the device is replaced.
     """
     path = profile_path(device or profile.device)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(profile.to_json())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise CalibrationError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    return path
+    with one_line_os_error(path, "write", CalibrationError):
+        return write_text_atomic(path, profile.to_json())
 
 
 def list_profiles() -> list[tuple[Path, CalibrationProfile | str]]:

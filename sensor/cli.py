@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sensor.commands.analyze",
     "sensor.commands.simulate",
     "sensor.commands.demo",
+    "sensor.commands.record",
     "sensor.commands.calibrate",
     "sensor.commands.report",
     "sensor.commands.scan",

@@ -29,12 +29,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import platformdirs
-
 from sensor.errors import ConfigError
 from sensor.mqtt_topics import sanitise_prefix, sanitise_segment
+from sensor.paths import APP_NAME, config_dir, data_dir
 
-APP_NAME = "hipthrust"
 CONFIG_FILE_NAME = "config.toml"
 DEFAULT_TOPIC_PREFIX = "hipthrust"
 DEFAULT_DISCOVERY_PREFIX = "homeassistant"
@@ -154,11 +152,11 @@ FILE_KEYS: dict[str, frozenset[str]] = {
 
 
 def default_config_file() -> Path:
-    return Path(platformdirs.user_config_dir(APP_NAME)) / CONFIG_FILE_NAME
+    return config_dir() / CONFIG_FILE_NAME
 
 
 def default_data_dir() -> Path:
-    return Path(platformdirs.user_data_dir(APP_NAME))
+    return data_dir()
 
 
 def default_device_id() -> str:

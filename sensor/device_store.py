@@ -1,7 +1,7 @@
 """Remembering the paired sensor between runs.
 
 The paired sensor is kept as a small JSON document in the user's config directory
-(``platformdirs.user_config_path("hipthrust")``: ``$XDG_CONFIG_HOME/hipthrust`` or
+(``sensor.paths.config_dir()``: ``$XDG_CONFIG_HOME/hipthrust`` or
 ``~/.config/hipthrust`` on Linux, ``~/Library/Application Support/hipthrust`` on macOS,
 ``%LOCALAPPDATA%\\hipthrust`` on Windows). The address is stored exactly as bleak gives it
 (a MAC address, or a UUID on macOS).
@@ -10,16 +10,12 @@ The paired sensor is kept as a small JSON document in the user's config director
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import platformdirs
+from sensor.errors import ConfigError, one_line_os_error
+from sensor.paths import config_dir, write_text_atomic
 
-from sensor.errors import ConfigError
-
-APP_NAME = "hipthrust"
 STORE_FILE = "paired-sensor.json"
 SCHEMA = "hipthrust.paired-sensor"
 
@@ -35,24 +31,18 @@ class PairedSensor:
 
 def store_path() -> Path:
     """Where the paired sensor is remembered (the file may not exist yet)."""
-    return platformdirs.user_config_path(APP_NAME) / STORE_FILE
+    return config_dir() / STORE_FILE
 
 
 def save_paired(sensor: PairedSensor, path: Path | None = None) -> Path:
-    """Remember ``sensor``, replacing any previous one atomically. Returns the file written."""
+    """Remember ``sensor``, replacing any previous one atomically. Returns the file written.
+
+    Raises ConfigError (one line) when the file cannot be written.
+    """
     target = path or store_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
     document = {"schema": SCHEMA, "version": 1, **asdict(sensor)}
-    fd, tmp_name = tempfile.mkstemp(prefix=".paired-", suffix=".json", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as tmp:
-            json.dump(document, tmp, indent=2)
-            tmp.write("\n")
-        Path(tmp_name).replace(target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
-    return target
+    with one_line_os_error(target, "write the paired sensor", ConfigError):
+        return write_text_atomic(target, json.dumps(document, indent=2) + "\n")
 
 
 def load_paired(path: Path | None = None) -> PairedSensor | None:

@@ -30,7 +30,7 @@ from typing import Any, Protocol
 import numpy as np
 import platformdirs
 
-from sensor.ble import LinkItem, Notification, SensorLink
+from sensor.ble import BleError, LinkItem, Notification, SensorLink
 from sensor.decode import PacketStats, SensorModel, StreamDecoder
 from sensor.engine import AnalysisOptions, Engine
 from sensor.engine.lockout import LockoutDetector, detector_of
@@ -158,6 +158,7 @@ class LiveSession:
         self.link = LinkStats()
         self.events: list[Event] = []
         self.sink_errors = 0
+        self.error: str | None = None  # why the link ended, when it was not asked to
         self._writer: RecordingWriter | None = None
         self._pending_back: LinkBack | None = None
         self._last_t_s: float | None = None
@@ -268,7 +269,7 @@ class LiveSession:
             for sink in self.sinks:
                 try:
                     await sink.publish_event(ev)
-                except Exception as exc:  # noqa: BLE001 - a sink must never stop the recording
+                except Exception as exc:  # a sink must never stop the recording
                     self.sink_errors += 1
                     log.warning("event sink %s failed: %s", type(sink).__name__, exc)
 
@@ -310,6 +311,9 @@ class LiveSession:
             async for item in link.items():
                 self.link.reconnects = max(self.link.reconnects, link.reconnects)
                 self.handle(item)
+        except BleError as exc:  # reconnecting gave up: keep what was recorded
+            self.error = str(exc)
+            log.warning("%s", exc)
         finally:
             if stopper is not None:
                 stopper.cancel()
@@ -329,7 +333,7 @@ class LiveSession:
         for sink in self.sinks:
             try:
                 await sink.publish_summary(doc)
-            except Exception as exc:  # noqa: BLE001 - the summary is in the file either way
+            except Exception as exc:  # the summary is in the file either way
                 self.sink_errors += 1
                 log.warning("event sink %s failed on the summary: %s", type(sink).__name__, exc)
 
@@ -351,7 +355,8 @@ class VirtualRun:
     sensor_packets_sent: int
     sensor_packets_dropped: int
     sensor_packets_lost_offline: int
-    sent_ranges: tuple[tuple[int, int], ...]
+    sent_ranges: tuple[tuple[int, int], ...]  # index ranges of ``played`` that were sent
+    played: Samples  # what the sensor played (duplicated timestamps left out)
 
 
 async def stream_virtual(
@@ -372,7 +377,7 @@ async def stream_virtual(
     time) makes the sensor drop the link once; ``drop_rate`` loses packets at random.
     """
     # Imported here: Bumble is only needed for the virtual radio.
-    from sensor.ble import BleError, scan  # noqa: PLC0415
+    from sensor.ble import scan  # noqa: PLC0415
     from sensor.ble_backend_bumble import virtual_radio  # noqa: PLC0415
     from sensor.virtual_sensor import VirtualSensor  # noqa: PLC0415
 
@@ -404,5 +409,5 @@ async def stream_virtual(
     st = sensor.stats
     return VirtualRun(
         result, st.packets_sent, st.packets_dropped, st.packets_lost_offline,
-        tuple(st.sent_ranges),
+        tuple(st.sent_ranges), sensor.samples,
     )

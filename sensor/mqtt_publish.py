@@ -15,7 +15,7 @@ import logging
 import random
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -269,7 +269,10 @@ class MqttSink:
     ``offline``), the HA discovery configs (again whenever ``homeassistant/status`` says
     ``online``), and flushes the outbox whenever a summary is added. Live events are QoS 0
     and dropped (counted in ``dropped_events``) while disconnected. On a clean exit it
-    flushes what it can within ``exit_timeout_s`` and publishes ``offline``.
+    flushes what it can and publishes ``offline``: if disconnected it tries once more at
+    once, and it stops waiting at the first failed attempt or after ``exit_timeout_s``.
+    ``log_level`` is that of the "cannot reach the broker" log line (callers that report it
+    themselves lower it).
     """
 
     def __init__(
@@ -281,22 +284,27 @@ class MqttSink:
         backoff: Backoff | None = None,
         exit_timeout_s: float = 5.0,
         timeout_s: float = 10.0,
+        log_level: int = logging.WARNING,
     ) -> None:
         self.cfg = cfg
         self.url = cfg.require_broker()
         self.topics = topics_for(cfg)
         self.discovery = discovery
         self.dropped_events = 0
+        self.sent_events = 0
         self.connections = 0
         self.last_error: str | None = None
         self._store = store
         self._backoff = backoff or Backoff()
         self._exit_timeout_s = exit_timeout_s
         self._timeout_s = timeout_s
+        self._log_level = log_level  # of the "cannot reach the broker" line
         self._client: aiomqtt.Client | None = None
         self._connected = asyncio.Event()
         self._flush_needed = asyncio.Event()
         self._idle = asyncio.Event()  # set when the outbox was found empty after a flush
+        self._failed = asyncio.Event()  # set when a connection attempt fails or drops
+        self._retry_now = asyncio.Event()  # cuts the backoff wait short
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -319,25 +327,53 @@ class MqttSink:
         self, exc_type: type[BaseException] | None, exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self._exit_timeout_s):
-                await self.drain()
-                client = self._client
-                if client is not None:
-                    await client.publish(self.topics.status, "offline", qos=1, retain=True)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
-                await self._task
+        if not self.connected:
+            self._failed.clear()
+            self._retry_now.set()  # one more attempt now rather than after the backoff
+        try:
+            with contextlib.suppress(TimeoutError, aiomqtt.MqttError):
+                async with asyncio.timeout(self._exit_timeout_s):
+                    if await self._until_failure(self.drain()):
+                        client = self._client
+                        if client is not None:
+                            await client.publish(self.topics.status, "offline", qos=1,
+                                                 retain=True)
+        finally:
+            if self._task is not None:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, aiomqtt.MqttError):
+                    await self._task
 
-    async def wait_connected(self, timeout_s: float) -> bool:
-        """Wait until connected (True) or ``timeout_s`` passed (False)."""
+    async def wait_connected(self, timeout_s: float, *, until_failure: bool = False) -> bool:
+        """Wait until connected (True) or ``timeout_s`` passed (False).
+
+        ``until_failure``: also stop (False) if the latest connection attempt failed.
+        """
+        if self.connected:
+            return True
         try:
             async with asyncio.timeout(timeout_s):
+                if until_failure:
+                    return await self._until_failure(self._connected.wait())
                 await self._connected.wait()
         except TimeoutError:
             return False
         return True
+
+    async def _until_failure(self, aw: Coroutine[Any, Any, object]) -> bool:
+        """Run ``aw``; True when it finished, False if a connection attempt failed first."""
+        work = asyncio.ensure_future(aw)
+        failed = asyncio.ensure_future(self._failed.wait())
+        try:
+            await asyncio.wait((work, failed), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (work, failed):
+                task.cancel()
+            await asyncio.gather(work, failed, return_exceptions=True)
+        if work.done() and not work.cancelled():
+            work.result()  # raises what ``aw`` raised
+            return True
+        return False
 
     async def drain(self) -> None:
         """Wait until every stored summary has been acknowledged by the broker."""
@@ -366,6 +402,7 @@ class MqttSink:
         except aiomqtt.MqttError:
             self.dropped_events += 1
             return False
+        self.sent_events += 1
         return True
 
     async def _run(self) -> None:
@@ -381,6 +418,7 @@ class MqttSink:
                         await client.subscribe(ha_status_topic(self.cfg.discovery_prefix), qos=1)
                         await publish_discovery(client, self.cfg, self.topics)
                     self._client = client
+                    self._failed.clear()
                     self._connected.set()
                     self.last_error = None
                     log.info("connected to %s", self.url)
@@ -391,12 +429,17 @@ class MqttSink:
             except* aiomqtt.MqttError as group:
                 error = str(broker_error(self.url, group.exceptions[0]))
                 if error != self.last_error:
-                    log.warning("%s; summaries are kept and sent when it is back", error)
+                    log.log(self._log_level,
+                            "%s; summaries are kept and sent when it is back", error)
                 self.last_error = error
+                self._failed.set()
             finally:
                 self._client = None
                 self._connected.clear()
-            await asyncio.sleep(self._backoff.next_delay_s())
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._backoff.next_delay_s()):
+                    await self._retry_now.wait()
+            self._retry_now.clear()
 
     async def _flush_loop(self, client: aiomqtt.Client) -> None:
         while True:

@@ -160,6 +160,14 @@ class SummaryStore:
             rows = db.execute("SELECT document FROM summaries ORDER BY seq").fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def is_sent(self, session_id: str) -> bool | None:
+        """True once the broker acknowledged the stored version, False while pending, None if
+        ``session_id`` is not stored."""
+        with self._connect() as db:
+            row = db.execute("SELECT sent_at IS NOT NULL FROM summaries WHERE session_id = ?",
+                             (session_id,)).fetchone()
+        return None if row is None else bool(row[0])
+
     def counts(self) -> StoreCounts:
         with self._connect() as db:
             total, pending = db.execute(

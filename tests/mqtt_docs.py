@@ -47,3 +47,9 @@ def make_summary(session_id: str, *, left_hold_s: float = 2.0, right_hold_s: flo
 
 def make_doc(session_id: str, **kwargs: Any) -> dict[str, Any]:
     return to_dict(make_summary(session_id, **kwargs))
+
+
+def make_rep(index: int = 0) -> Rep:
+    """One rep with known phase times: concentric 1.0 s, hold 2.0 s, eccentric 1.5 s."""
+    return Rep(index=index, t_start=1.0, t_lockout=2.0, t_descent=4.0, t_bottom=5.5,
+               concentric_s=1.0, hold_s=2.0, eccentric_s=1.5, peak_speed_mps=0.4, range_m=0.2)

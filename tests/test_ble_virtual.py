@@ -2,7 +2,8 @@
 
 Everything goes through ``BleakScanner``/``BleakClient`` (and bleak-retry-connector inside
 ``SensorLink``) with the Bumble backend; the virtual sensor is a real Bumble GATT server.
-The ``blockbuster`` fixture makes any blocking call in the event loop fail the test.
+The ``no_blocking`` fixture (``tests/blocking.py``) makes any blocking call in the event loop
+fail the test.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
 from bleak import BleakClient, BleakScanner
 from bleak.backends.device import BLEDevice
-from blockbuster import BlockBuster, blockbuster_ctx
+from blockbuster import BlockBuster
 from bumble.hci import Address
 from numpy.testing import assert_allclose, assert_array_equal
 
@@ -34,13 +33,6 @@ from sensor.samples import Samples
 from sensor.virtual_sensor import VirtualSensor, plan_packets
 
 RATE_HZ = 100.0
-
-
-@pytest.fixture
-def blockbuster() -> Iterator[BlockBuster]:
-    # Nothing needed allow-listing: Bumble's virtual link and bleak's API are pure asyncio.
-    with blockbuster_ctx() as bb:
-        yield bb
 
 
 def make_samples(n: int, *, seed: int = 1, with_gyro: bool = True) -> Samples:
@@ -71,7 +63,7 @@ async def find_device(radio: VirtualRadio) -> ble.FoundSensor:
     return found[0]
 
 
-async def test_scan_finds_name_rssi_and_service_uuid(blockbuster: BlockBuster) -> None:
+async def test_scan_finds_name_rssi_and_service_uuid(no_blocking: BlockBuster) -> None:
     async with virtual_radio(VirtualSensor(make_samples(50), battery_pct=64)) as radio:
         seen = await BleakScanner.discover(
             timeout=0.2, return_adv=True, backend=radio.scanner_class
@@ -100,7 +92,7 @@ def test_recognise_models_by_uuid_or_name() -> None:
     assert ble.recognise("Polar H10", ["0000180d-0000-1000-8000-00805f9b34fb"]) is None
 
 
-async def test_connect_mtu_battery_info(blockbuster: BlockBuster) -> None:
+async def test_connect_mtu_battery_info(no_blocking: BlockBuster) -> None:
     sensor = VirtualSensor(make_samples(50, with_gyro=False), battery_pct=42)
     async with virtual_radio(sensor) as radio:
         found = await find_device(radio)
@@ -122,7 +114,7 @@ async def test_connect_mtu_battery_info(blockbuster: BlockBuster) -> None:
         assert not client.is_connected
 
 
-async def test_notifications_carry_exactly_the_streamed_samples(blockbuster: BlockBuster) -> None:
+async def test_notifications_carry_exactly_the_streamed_samples(no_blocking: BlockBuster) -> None:
     samples = make_samples(1000)
     sensor = VirtualSensor(samples, speed=0, start_on_subscribe=False)
     async with virtual_radio(sensor) as radio:
@@ -160,7 +152,7 @@ async def test_notifications_carry_exactly_the_streamed_samples(blockbuster: Blo
     assert_array_equal(first.acc_g, acc[:19])
 
 
-async def test_drop_rate_gives_sequence_gaps(blockbuster: BlockBuster) -> None:
+async def test_drop_rate_gives_sequence_gaps(no_blocking: BlockBuster) -> None:
     sensor = VirtualSensor(make_samples(3000), speed=0, drop_rate=0.02, seed=7)
     async with virtual_radio(sensor) as radio:
         found = await find_device(radio)
@@ -181,7 +173,7 @@ async def test_drop_rate_gives_sequence_gaps(blockbuster: BlockBuster) -> None:
 
 
 async def test_peripheral_disconnect_calls_bleaks_disconnected_callback(
-    blockbuster: BlockBuster,
+    no_blocking: BlockBuster,
 ) -> None:
     sensor = VirtualSensor(make_samples(300), speed=0, disconnect_at_s=1.0)
     async with virtual_radio(sensor) as radio:
@@ -204,7 +196,7 @@ async def test_peripheral_disconnect_calls_bleaks_disconnected_callback(
         assert not lost.is_set()
 
 
-async def test_sensor_link_reconnects_and_resumes(blockbuster: BlockBuster) -> None:
+async def test_sensor_link_reconnects_and_resumes(no_blocking: BlockBuster) -> None:
     samples = make_samples(1500)
     sensor = VirtualSensor(samples, speed=0, disconnect_at_s=5.0, start_on_subscribe=False)
     async with virtual_radio(sensor) as radio:
@@ -254,7 +246,7 @@ async def test_sensor_link_reconnects_and_resumes(blockbuster: BlockBuster) -> N
 
 
 async def test_sensor_link_gives_one_line_error_when_nothing_answers(
-    blockbuster: BlockBuster,
+    no_blocking: BlockBuster,
 ) -> None:
     async with virtual_radio() as radio:
         impatient = ble.BleBackend(
@@ -269,7 +261,7 @@ async def test_sensor_link_gives_one_line_error_when_nothing_answers(
         assert "\n" not in str(info.value)
 
 
-async def test_real_time_pacing(blockbuster: BlockBuster) -> None:
+async def test_real_time_pacing(no_blocking: BlockBuster) -> None:
     """At speed 10, one second of samples cannot arrive in less than about 0.1 s."""
     samples = make_samples(100)
     sensor = VirtualSensor(samples, speed=10.0, samples_per_packet=10)
@@ -312,10 +304,8 @@ def test_scan_command_lists_the_virtual_sensor(capsys: pytest.CaptureFixture[str
     ]
 
 
-def test_pair_command_remembers_the_sensor(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+@pytest.mark.usefixtures("config_home")
+def test_pair_command_remembers_the_sensor(capsys: pytest.CaptureFixture[str]) -> None:
     args = parser().parse_args(["pair", "--virtual", "hipthrust-1234"])
     assert args.func(args) == 0
     assert "paired with hipthrust-1234" in capsys.readouterr().out

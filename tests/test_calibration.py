@@ -332,12 +332,6 @@ def test_slug() -> None:
 # --- the store ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    return tmp_path / "cfg"
-
-
 def test_store_saves_per_device_under_xdg_config_home(config_home: Path) -> None:
     p = _profile()
     assert calibration_store.load_profile(p.device) is None

@@ -42,12 +42,6 @@ PROFILE = CalibrationProfile(profile_id="bench-1-0a1b2c3d", device="bench-1", ac
 OTHER = CalibrationProfile(profile_id="bench-2-99999999", device="bench-2")
 
 
-@pytest.fixture
-def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    return tmp_path / "cfg"
-
-
 @pytest.fixture(scope="module")
 def raw_recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Samples]:
     """A hip-mount session as a miscalibrated sensor records it, and the ideal samples."""

@@ -3,20 +3,20 @@
 The recording of the procedure (a sensor with a known error) is played by a virtual sensor on
 a Bumble link; the real bleak path (scan, ``SensorLink``), the stream decoder and the step
 machine recover the error within the tolerances of ``tests/test_calibration.py`` (bias 2 mg,
-scale 0.2 %, gyro bias 0.05 deg/s). The ``blockbuster`` fixture fails an async test on any
-blocking call in the event loop. Playback is at ``speed=0`` (as fast as possible).
+scale 0.2 %, gyro bias 0.05 deg/s). The ``no_blocking`` fixture (``tests/blocking.py``) fails
+an async test on any blocking call in the event loop. Playback is at ``speed=0`` (as fast as
+possible).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
-from blockbuster import BlockBuster, blockbuster_ctx
+from blockbuster import BlockBuster
 
 from sensor import ble, calibration_store
 from sensor.ble_backend_bumble import virtual_radio
@@ -59,19 +59,6 @@ SCALE = (1.02, 0.975, 1.015)
 GYRO_BIAS = (-1.5, 0.7, 2.2)
 
 
-@pytest.fixture
-def blockbuster() -> Iterator[BlockBuster]:
-    # As in test_ble_virtual.py: Bumble's virtual link and bleak's API are pure asyncio.
-    with blockbuster_ctx() as bb:
-        yield bb
-
-
-@pytest.fixture
-def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    return tmp_path / "cfg"
-
-
 def assert_recovered(profile: CalibrationProfile, bias: tuple[float, ...],
                      scale: tuple[float, ...], gyro: tuple[float, ...]) -> None:
     np.testing.assert_allclose(profile.acc_bias_g, bias, rtol=0, atol=BIAS_TOL_G)
@@ -80,7 +67,7 @@ def assert_recovered(profile: CalibrationProfile, bias: tuple[float, ...],
     np.testing.assert_allclose(profile.gyro_bias_dps, gyro, rtol=0, atol=GYRO_TOL_DPS)
 
 
-async def test_guided_calibration_over_the_virtual_link(blockbuster: BlockBuster) -> None:
+async def test_guided_calibration_over_the_virtual_link(no_blocking: BlockBuster) -> None:
     samples = simulate_poses(BIAS, SCALE, GYRO_BIAS, 100.0, 4, 0.003)
     session = CalibrationSession(VIRTUAL_NAME, sensor_model="hipthrust")
     events: list[LiveEvent] = []
@@ -105,7 +92,7 @@ async def test_guided_calibration_over_the_virtual_link(blockbuster: BlockBuster
     assert last.profile == profile
 
 
-async def test_recording_ending_early_names_the_missing_steps(blockbuster: BlockBuster) -> None:
+async def test_recording_ending_early_names_the_missing_steps(no_blocking: BlockBuster) -> None:
     short = simulate_poses(BIAS, SCALE, GYRO_BIAS, 100.0, 5, 0.003,
                            order=(Pose.Z_UP, Pose.Z_DOWN, Pose.X_UP))
     session = CalibrationSession("dev")
@@ -121,7 +108,7 @@ async def test_recording_ending_early_names_the_missing_steps(blockbuster: Block
 
 
 async def test_a_link_drop_restarts_the_step_and_the_calibration_completes(
-    blockbuster: BlockBuster,
+    no_blocking: BlockBuster,
 ) -> None:
     # Poses held 6 s: +Z up to 19 s, the turn to 21 s, -Z up to 30 s; the link drops at 21.5 s.
     samples = simulate_poses(BIAS, SCALE, GYRO_BIAS, 100.0, 6, 0.003, hold_s=6.0)
@@ -174,7 +161,7 @@ def test_restart_step_forgets_the_samples_under_way() -> None:
     assert any(isinstance(e, StepAccepted) for e in plain.feed(still.slice(0, 1200)))
 
 
-async def test_find_paired_names_a_missing_sensor(blockbuster: BlockBuster) -> None:
+async def test_find_paired_names_a_missing_sensor(no_blocking: BlockBuster) -> None:
     sensor = VirtualSensor(simulate_poses(), speed=0)
     async with virtual_radio(sensor) as radio:
         paired = PairedSensor(DEFAULT_ADDRESS.lower(), sensor.name, "hipthrust")

@@ -22,12 +22,6 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def config_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "cfg"))
-    return tmp_path / "cfg"
-
-
 def test_round_trip_in_xdg_config_home(config_home: Path) -> None:
     assert load_paired() is None
     sensor = PairedSensor("F1:C0:FF:EE:12:34", "hipthrust-1234", "hipthrust")

@@ -87,8 +87,8 @@ def test_hip_thrust_bar_mount_without_gyro(seed: int) -> None:
     "seed",
     [
         _case(1),
-        _case(3, "engine: seed 3 squat, sets counted 8/3/8/10 instead of 10/4/9/10"),
-        _case(7, "engine: seed 7 squat, set 1 read as bottom-start, 5 reps instead of 6"),
+        _case(3),
+        _case(7),
         _case(8),
     ],
 )
@@ -164,11 +164,6 @@ def test_pause_target_flags_missed_pauses() -> None:
     assert all(RepFlag.PAUSE_MISSED not in r.flags for s in plain.sets for r in s.reps)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: a touch-and-go lockout (simulated hold 0) has hold_s 0.15-0.3 s by the "
-    "spec's 5 % definition, over bounce_hold_s = 0.15 s, so BOUNCE is not flagged",
-)
 def test_bounced_lockouts_in_a_pause_set() -> None:
     samples, truth = _simulate(0, mount=Mount.HIP, pause_s=3.0, bounce_reps=1)
     summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=3.0))
@@ -300,11 +295,6 @@ def test_chunked_equals_whole(name: str) -> None:
         assert np.allclose(lock_p, lock_w, rtol=0, atol=1e-3), sizes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: Engine.content_id hashes t_s then acc_g per fed block, so the session id "
-    "of a live (chunked) session differs from the id of the same recording analysed whole",
-)
 def test_session_id_does_not_depend_on_chunking() -> None:
     knobs = dict(_SESSIONS["short-hip-50hz-gyro"])
     samples, _ = simulate_session(knobs.pop("seed"), **(EASY | knobs))

@@ -10,7 +10,7 @@ from typing import Any
 import jinja2
 from mosquitto_broker import Mosquitto
 from mqtt_docs import make_doc
-from test_mqtt_publish import make_config
+from mqtt_helpers import last_message_per_topic, make_config
 
 from sensor.homeassistant import discovery_messages
 from sensor.mqtt_publish import MqttSink, make_client, topics_for
@@ -63,17 +63,6 @@ def test_value_templates_give_the_latest_session_values() -> None:
     assert render(payloads["hipthrust_g_mean_hold"]["value_template"], no_reps) == "unknown"
 
 
-async def _drain(client: Any, quiet_s: float = 0.5) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    while True:
-        try:
-            async with asyncio.timeout(quiet_s):
-                message = await anext(client.messages)
-        except TimeoutError:
-            return found
-        found[message.topic.value] = message
-
-
 async def test_discovery_is_retained_and_republished_when_ha_comes_online(
         mosquitto: Mosquitto, tmp_path: Path) -> None:
     cfg = make_config(mosquitto, tmp_path, device_id="garage")
@@ -84,13 +73,13 @@ async def test_discovery_is_retained_and_republished_when_ha_comes_online(
             await sink.drain()
         async with make_client(cfg, role="ha") as ha:
             await ha.subscribe(f"{cfg.discovery_prefix}/+/garage/+/config", qos=1)
-            retained = await _drain(ha)
+            retained = await last_message_per_topic(ha)
             assert len(retained) == 5
             assert all(m.retain for m in retained.values())
             state = json.loads(next(iter(retained.values())).payload)
             assert state["state_topic"] == topics_for(cfg).latest
 
             await ha.publish(f"{cfg.discovery_prefix}/status", "online", qos=1)
-            again = await _drain(ha)
+            again = await last_message_per_topic(ha)
             assert set(again) == set(retained)
             assert not any(m.retain for m in again.values())  # live republish, not the backlog

@@ -7,18 +7,15 @@ import json
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import aiomqtt
-import pytest
-from blockbuster import BlockBuster, blockbuster_ctx
+from blockbuster import BlockBuster
 from mosquitto_broker import Mosquitto
-from mqtt_docs import make_doc
+from mqtt_docs import make_doc, make_rep
+from mqtt_helpers import last_message_per_topic, make_config, messages_until_quiet
 
-from sensor.config import Config, load_config, parse_broker_url
+from sensor.config import Config, load_config
 from sensor.events import RepDone
 from sensor.mqtt_publish import (
     Backoff,
@@ -29,7 +26,7 @@ from sensor.mqtt_publish import (
 )
 from sensor.mqtt_review import collect_summaries
 from sensor.store import SummaryStore
-from sensor.summary import Leg, Rep
+from sensor.summary import Leg
 
 FAST = Backoff(initial_s=0.05, max_s=0.3)
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -50,48 +47,18 @@ def test_backoff_jitter_stretches_within_the_fraction_and_never_past_the_cap() -
     assert third == 3.0
 
 
-@pytest.fixture
-def blockbuster() -> Iterator[BlockBuster]:
-    """Fail the test if anything blocks the event loop (sqlite, file or socket I/O...)."""
-    with blockbuster_ctx() as bb:
-        yield bb
-
-
-def make_config(broker: Mosquitto, tmp_path: Path, *, tls: bool = False,
-                **overrides: Any) -> Config:
-    values: dict[str, Any] = {
-        "broker": parse_broker_url(broker.tls_url if tls else broker.url),
-        "username": broker.username,
-        "password": broker.password,
-        "ca_file": broker.ca_file if tls else None,
-        "topic_prefix": f"t{uuid.uuid4().hex[:10]}",
-        "device_id": "bench",
-        "discovery_prefix": f"ha{uuid.uuid4().hex[:10]}",
-        "data_dir": tmp_path / "data",
-    }
-    values.update(overrides)
-    return Config(**values)
-
-
 async def read_retained(cfg: Config, topic_filter: str, *, quiet_s: float = 0.5,
                         ) -> dict[str, aiomqtt.Message]:
     """Every message the broker delivers on ``topic_filter`` until it is quiet."""
     from sensor.mqtt_publish import make_client  # noqa: PLC0415 - keep the test's imports short
 
-    found: dict[str, aiomqtt.Message] = {}
     async with make_client(cfg, role="observer") as client:
         await client.subscribe(topic_filter, qos=1)
-        while True:
-            try:
-                async with asyncio.timeout(quiet_s):
-                    message = await anext(client.messages)
-            except TimeoutError:
-                return found
-            found[message.topic.value] = message
+        return await last_message_per_topic(client, quiet_s)
 
 
 async def test_publish_then_review_over_tls(mosquitto: Mosquitto, tmp_path: Path,
-                                            blockbuster: BlockBuster) -> None:
+                                            no_blocking: BlockBuster) -> None:
     cfg = make_config(mosquitto, tmp_path, tls=True)
     docs = [make_doc("2024-05-01-a"), make_doc("2024-05-02-b", left_hold_s=3.0)]
     report = await publish_summaries_async(docs, cfg)
@@ -149,10 +116,9 @@ async def test_broker_down_summary_kept_then_delivered_once(
 
 
 async def test_broker_restarted_mid_session(mosquitto_fn: Mosquitto, tmp_path: Path,
-                                            blockbuster: BlockBuster) -> None:
+                                            no_blocking: BlockBuster) -> None:
     cfg = make_config(mosquitto_fn, tmp_path)
-    rep = Rep(index=0, t_start=1.0, t_lockout=2.0, t_descent=4.0, t_bottom=5.5,
-              concentric_s=1.0, hold_s=2.0, eccentric_s=1.5, peak_speed_mps=0.4, range_m=0.2)
+    rep = make_rep(0)
     async with MqttSink(cfg, backoff=FAST, timeout_s=3.0) as sink:
         assert await sink.wait_connected(10)
         assert await sink.publish_event(RepDone(0, Leg.LEFT, rep))
@@ -186,8 +152,7 @@ async def test_live_events_are_qos0_not_retained(mosquitto: Mosquitto, tmp_path:
 
     cfg = make_config(mosquitto, tmp_path)
     topics = topics_for(cfg)
-    rep = Rep(index=3, t_start=1.0, t_lockout=2.0, t_descent=4.0, t_bottom=5.5,
-              concentric_s=1.0, hold_s=2.0, eccentric_s=1.5, peak_speed_mps=0.4, range_m=0.2)
+    rep = make_rep(3)
     async with make_client(cfg, role="observer") as observer, MqttSink(cfg) as sink:
         await observer.subscribe(f"{topics.base}/events/#", qos=1)
         assert await sink.wait_connected(10)
@@ -283,9 +248,7 @@ async def test_hostile_names_cannot_leave_the_prefix(mosquitto_fn: Mosquitto,
                        "data_dir": str(tmp_path / "data"),
                        "config_file": str(_empty_config(tmp_path))},
                       env={"HIPTHRUST_MQTT_PASSWORD": mosquitto_fn.password})
-    seen: list[str] = []
-    rep = Rep(index=0, t_start=1.0, t_lockout=2.0, t_descent=4.0, t_bottom=5.5,
-              concentric_s=1.0, hold_s=2.0, eccentric_s=1.5, peak_speed_mps=0.4, range_m=0.2)
+    rep = make_rep(0)
     async with make_client(cfg, role="observer") as observer:
         await observer.subscribe("#", qos=1)
         async with MqttSink(cfg) as sink:
@@ -294,12 +257,7 @@ async def test_hostile_names_cannot_leave_the_prefix(mosquitto_fn: Mosquitto,
             await sink.publish_event(RepDone(0, Leg.LEFT, rep))
             async with asyncio.timeout(10):
                 await sink.drain()
-        while True:
-            try:
-                async with asyncio.timeout(0.5):
-                    seen.append((await anext(observer.messages)).topic.value)
-            except TimeoutError:
-                break
+        seen = [m.topic.value for m in await messages_until_quiet(observer)]
     assert cfg.topic_prefix.startswith("hip/")
     assert len(seen) >= 8  # status, discovery x5, session, latest, event
     for topic in seen:

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mosquitto_broker import Mosquitto
 from mqtt_docs import make_doc
-from test_mqtt_publish import make_config
+from mqtt_helpers import make_config
 
 from sensor import cli
 from sensor.mqtt_publish import make_client, publish_summaries_async

@@ -388,18 +388,15 @@ def test_mangled_csv_only_raises_recording_error(text: str) -> None:
     _only_recording_errors(text)
 
 
-# -- known reader defects, reported to the lead (strict xfail: they turn red once fixed) -------
+# -- reader defects found in review, now fixed ---------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="reader: a UTF-8 BOM (Excel 'CSV UTF-8') hides the t column")
 def test_utf8_bom_is_accepted(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes(b"\xef\xbb\xbf" + _text([HEADER, *_rows()]).encode())
     assert len(read_recording(path)) == 30
 
 
-@pytest.mark.xfail(strict=True, reason="reader: a value float() takes but loadtxt does not "
-                   "('1_000') gives 'unreadable rows' without the line")
 def test_underscore_number_names_its_line(tmp_path: Path) -> None:
     rows = _replace(_rows(), 4, "0.040000,1_000,0,1")
     path, message = _read_error(tmp_path, _text([HEADER, *rows]))

@@ -6,10 +6,13 @@ import argparse
 import sys
 
 from sensor.calibration_cli import add_calibration_option, calibration_from_args
+from sensor.config import add_config_options, config_from_args
 from sensor.engine import AnalysisOptions
 from sensor.errors import ConfigError
+from sensor.mqtt_publish import BrokerError, publish_summaries, report_line
+from sensor.pipeline import analyze_file
 from sensor.render import summary_text
-from sensor.summary import Leg, Mount, SessionSummary, to_json
+from sensor.summary import Leg, Mount, SessionSummary, to_dict, to_json
 
 
 def _positive(text: str) -> float:
@@ -77,15 +80,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="also store the summary and send it to the MQTT broker")
     add_analysis_options(p)
     add_calibration_option(p)
-    from sensor.config import add_config_options
-
     add_config_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from sensor.pipeline import analyze_file
-
     summary = analyze_file(args.file, options_from_args(args), calibration_from_args(args))
     print_summary(summary, args.json)
     if args.publish:
@@ -94,10 +93,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _publish(summary: SessionSummary, args: argparse.Namespace) -> None:
-    from sensor.config import config_from_args
-    from sensor.mqtt_publish import BrokerError, publish_summaries, report_line
-    from sensor.summary import to_dict
-
     try:
         cfg = config_from_args(args)
     except ValueError as exc:

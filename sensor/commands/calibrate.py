@@ -28,7 +28,7 @@ from sensor.calibration import (
 from sensor.calibration_store import list_profiles, profile_path, save_profile
 from sensor.decode import SensorModel
 from sensor.device_store import load_paired
-from sensor.errors import ConfigError
+from sensor.errors import ConfigError, one_line_os_error
 from sensor.events import LinkBack, LinkLost
 from sensor.live_calibration import (
     VIRTUAL_NAME,
@@ -174,10 +174,8 @@ def run(args: argparse.Namespace) -> int:
         profile, device = _live(args)
     print(describe(profile))
     if args.output is not None:
-        try:
+        with one_line_os_error(args.output, "write", ConfigError):
             args.output.write_text(profile.to_json(), encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"{args.output}: cannot write: {exc.strerror or exc}") from None
         print(f"wrote {args.output}")
     else:
         print(f"saved {save_profile(profile, device)}")

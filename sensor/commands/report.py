@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sensor.calibration_cli import add_calibration_option, calibration_from_args
 from sensor.commands.analyze import add_analysis_options, options_from_args
-from sensor.errors import ConfigError, HipthrustError
+from sensor.errors import ConfigError, one_line_os_error
 from sensor.pipeline import analyze_file_with_engine
 from sensor.report import render_html, render_png
 
@@ -53,10 +53,8 @@ def run(args: argparse.Namespace) -> int:
     options = options_from_args(args)
     summary, engine = analyze_file_with_engine(args.file, options, calibration_from_args(args))
     render = FORMATS[out.suffix.lower()]
-    try:
+    with one_line_os_error(out, "write"):
         render(summary, engine.trace(), out, tilt_threshold_deg=options.tilt_threshold_deg)
-    except OSError as exc:
-        raise HipthrustError(f"{out}: cannot write: {exc.strerror or exc}") from None
     flags = ", ".join(summary.flags) or "none"
     print(f"wrote {out}: {summary.rep_count} reps in {len(summary.sets)} sets; flags: {flags}")
     return 0

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from sensor.config import Config, add_config_options, config_from_args
-from sensor.errors import HipthrustError
+from sensor.errors import HipthrustError, one_line_os_error
 from sensor.mqtt_publish import BrokerError, sync_outbox
 from sensor.mqtt_review import collect_summaries
 from sensor.review import dedupe, plot_trends, session_detail, sessions_table, trends_table
@@ -65,10 +65,8 @@ def run(args: argparse.Namespace) -> int:
             raise HipthrustError(f"no session {args.session!r} ({len(docs)} session(s) found)")
         docs = matches
     if args.plot is not None:
-        try:
+        with one_line_os_error(args.plot, "write"):
             plot_trends(docs, args.plot, args.last)
-        except OSError as exc:
-            raise HipthrustError(f"cannot write {args.plot}: {exc.strerror or exc}") from None
     if args.json:
         print(json.dumps(docs, indent=2))
     elif args.session is not None:

@@ -37,22 +37,30 @@ def pitch_axis(directions: FloatArray) -> FloatArray:
 def tilt_per_rep(
     acc_lp: FloatArray, spans: Sequence[tuple[int, int, int]], settle: int
 ) -> list[float]:
-    """Largest frontal-plane roll of each rep relative to its start, degrees, unsigned.
+    """Frontal-plane roll of each rep at lockout relative to its start, degrees, unsigned.
 
-    ``spans`` holds (start, lockout, bottom) grid indices per rep; the roll is read where the
-    sensor is nearly still: ``settle`` samples before the start, and around the lockout.
+    ``spans`` holds (start, lockout, bottom) grid indices per rep; gravity is read where the
+    sensor is nearly still: ``settle`` samples before the start, and around the lockout. The
+    pitch axis is the median over reps of the axis that turns gravity from start to lockout
+    (most reps do not tilt, so the median is the medio-lateral axis); the roll is the change
+    of gravity's component along it.
     """
     if not spans:
         return []
-    lo = max(0, min(min(sp) for sp in spans) - settle)
-    hi = min(acc_lp.shape[0], max(max(sp) for sp in spans) + settle + 1)
-    dirs = unit(acc_lp[lo:hi])
-    axis = pitch_axis(dirs)
-    roll = np.degrees(np.arcsin(np.clip(dirs @ axis, -1, 1)))  # index 0 is sample lo
-    out = []
-    for s, lock, _ in spans:
-        s, lock = s - lo, lock - lo
-        before = roll[max(0, s - settle) : s + 1].mean()
-        top = roll[max(0, lock - settle // 2) : lock + settle // 2 + 1].mean()
-        out.append(float(abs(top - before)))
-    return out
+    n = acc_lp.shape[0]
+    before = np.array([acc_lp[max(0, s - settle) : s + 1].mean(axis=0) for s, _, _ in spans])
+    top = np.array(
+        [acc_lp[max(0, lk - settle // 2) : min(n, lk + settle // 2 + 1)].mean(axis=0)
+         for _, lk, _ in spans]
+    )
+    b, t = unit(before), unit(top)
+    axes = np.cross(b, t)
+    strong = np.linalg.norm(axes, axis=1) > np.sin(np.radians(5.0))
+    if not strong.any():  # no pitch to speak of (a bar): fall back to the spread of gravity
+        axis = pitch_axis(np.vstack([b, t]))
+    else:
+        a = unit(axes[strong])
+        a *= np.sign(a @ a[0])[:, None]  # one orientation for all
+        axis = unit(np.median(a, axis=0))
+    roll = np.degrees(np.arcsin(np.clip(t @ axis, -1, 1)) - np.arcsin(np.clip(b @ axis, -1, 1)))
+    return [float(abs(r)) for r in roll]

@@ -55,9 +55,10 @@ def resample_block(
         counts += np.bincount(idx[ok], minlength=n)
         for j in range(c):
             sums[:, j] += np.bincount(idx[ok], weights=w[ok] * values[ok, j], minlength=n)
+    dense = (counts >= 2) & (weights >= 0.5)  # enough samples around k for a weighted mean
     for j in range(c):
         interp = np.interp(tg, t_s, values[:, j])
-        out[:, j] = np.where(counts >= 2, sums[:, j] / np.maximum(weights, 1e-12), interp)
+        out[:, j] = np.where(dense, sums[:, j] / np.maximum(weights, 0.5), interp)
     right = np.searchsorted(t_s, tg, side="left").clip(1, t_s.size - 1)
     gap = (t_s[right] - t_s[right - 1]) > max_gap_s
     return GridBlock(k, out, gap)

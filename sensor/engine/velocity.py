@@ -415,12 +415,15 @@ class VelocityTracker:
                         self._observe(e, min(self.norm.n, e + min(self.nb, self.min_rest))))
             if o is not None
         ]
+        # Short still moments inside the motion (a brief hold at the top) show what gravity
+        # reads in orientations the rests never saw.
+        inner = self._inner_observations(s, e)
         if commit:
             self.obs += ends_obs
             del self.obs[: -self.p.gravity_obs]
-            pool = self.obs
+            pool = self.obs + inner
         else:
-            pool = (self.obs + ends_obs)[-self.p.gravity_obs :]
+            pool = (self.obs + ends_obs)[-self.p.gravity_obs :] + inner
         acc = self.acc_lp.data[s:e]
         u = acc / np.linalg.norm(acc, axis=1, keepdims=True)
         obs = np.vstack(pool) if pool else np.array([[*u[0], 0.0, 1.0]])
@@ -433,6 +436,19 @@ class VelocityTracker:
         c = fit_gravity_error(obs)
         base = 1.0 + c[0] + u @ c[1:]
         return np.asarray((self.norm.data[s:e] - base) * GRAVITY_MPS2)
+
+    def _inner_observations(self, s: int, e: int) -> list[FloatArray]:
+        raw = self._still_raw.data[s:e]
+        if raw.size == 0 or not raw.any():
+            return []
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], raw.astype(np.int8), [0]])))
+        out = []
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            if b - a >= 3:
+                o = self._observe(s + int(a), s + int(b))
+                if o is not None:
+                    out.append(o)
+        return out
 
     def _close_segment(self, s: int, e: int) -> None:
         if e <= s:
