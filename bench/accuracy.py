@@ -135,7 +135,8 @@ def main() -> int:
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         defaults = EngineParams()
-        overrides = {k: type(getattr(defaults, k))(float(v)) for k, v in (p.split("=") for p in args.param)}
+        pairs = (p.split("=") for p in args.param)
+        overrides = {k: type(getattr(defaults, k))(float(v)) for k, v in pairs}
         results = list(pool.map(run_one, [(i, overrides, args.generator) for i in range(a, b)],
                                 chunksize=4))
     s = score(results)

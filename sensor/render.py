@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sensor.summary import Leg, SessionSummary
+from sensor.summary import Leg, RepFlag, SessionSummary
 
 
 def _s(x: float | None) -> str:
@@ -29,7 +29,8 @@ def summary_text(summary: SessionSummary) -> str:
         lines.append("  rep  concentric   hold  eccentric  bottom  range  flags")
         for r in s.reps:
             flags = ", ".join(f.value for f in r.flags) or ""
-            tilt = f" tilt {r.tilt_deg:.0f}deg" if r.tilt_deg is not None and r.flags else ""
+            tilted = r.tilt_deg is not None and RepFlag.PELVIC_TILT in r.flags
+            tilt = f" ({r.tilt_deg:.0f} deg)" if tilted else ""
             lines.append(
                 f"  {r.index + 1:>3}  {_s(r.concentric_s):>10} {_s(r.hold_s)}  "
                 f"{_s(r.eccentric_s):>9} {_s(r.bottom_s)}  {r.range_m:4.2f}m  {flags}{tilt}"

@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from sensor.engine.metrics import asymmetry, leg_stats
 from sensor.samples import FloatArray, Samples
-from sensor.summary import PHASE_METRICS, Leg, Mount
+from sensor.summary import PHASE_METRICS, Leg, Mount, Rep
 
 SIM_RATE_HZ = 1000.0
 GRAVITY_MPS2 = 9.80665
@@ -210,7 +211,8 @@ class _Timeline:
         end = self.t_s + duration_s
         while self.t_s < end:
             dz = float(self.rng.uniform(-amp_m, amp_m))
-            self.move(float(self.rng.uniform(0.3, 0.8)), z=dz, x=float(self.rng.uniform(-0.05, 0.05)),
+            dx = float(self.rng.uniform(-0.05, 0.05))
+            self.move(float(self.rng.uniform(0.3, 0.8)), z=dz, x=dx,
                       pitch=float(self.rng.uniform(-0.1, 0.1)))
             self.move(float(self.rng.uniform(0.3, 0.8)), z=-dz)
             self.hold(float(self.rng.uniform(0.3, 1.5)))
@@ -361,7 +363,7 @@ def simulate_session(
     for st in sets_truth:
         st["reps"] = []
     for s, rep in reps_all:
-        times = _phase_times(v, rep, top_start)
+        times: dict[str, Any] = dict(_phase_times(v, rep, top_start))
         for k in ("t_start", "t_lockout", "t_descent", "t_bottom"):
             times[k] += t_offset
         st = sets_truth[s]
@@ -475,7 +477,9 @@ def _sense(world: FloatArray, cfg: SimConfig, rng: np.random.Generator) -> tuple
     order = np.flatnonzero(keep)
     order = np.sort(np.concatenate([order, order[dup[order]]]))
     samples = Samples(
-        np.round(t_rep[order], 6), acc[order], None if gy is None else gy[order],
+        np.asarray(np.round(t_rep[order], 6), dtype=np.float64),
+        acc[order],
+        None if gy is None else gy[order],
         {"sensor": "simulated", "fs": f"{cfg.rate_hz:g}", "mount": cfg.mount.value,
          "seed": str(cfg.seed), "lift": cfg.lift.value},
     )
@@ -488,9 +492,6 @@ def _truth_document(cfg: SimConfig, sets: list[dict[str, Any]], top_start: bool)
     A phase is flagged when its index exceeds 15 % and the rep-to-rep noise of the true
     durations (the same rule the engine states in its summary).
     """
-    from sensor.engine.metrics import asymmetry, leg_stats
-    from sensor.summary import Rep
-
     def rep_of(r: dict[str, Any]) -> Rep:
         return Rep(int(r["index"]), r["t_start"], r["t_lockout"], r["t_descent"], r["t_bottom"],
                    r["concentric_s"], r["hold_s"], r["eccentric_s"], r["peak_speed_mps"], 0.0)

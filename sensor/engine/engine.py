@@ -19,8 +19,8 @@ from sensor.engine.lockout import lockout_events
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
 from sensor.engine.orientation import angle_deg, tilt_per_rep
-from sensor.engine.resample import GridResampler
 from sensor.engine.reps import Move, RepCandidate, find_moves, pair_moves, phase_indices
+from sensor.engine.resample import GridResampler
 from sensor.engine.velocity import VelocityTracker
 from sensor.events import Event, RepDone, SetDone
 from sensor.samples import FloatArray, Samples
@@ -70,6 +70,12 @@ class Engine:
         self._digest_a = hashlib.sha256()
         self._finished = False
 
+    @property
+    def _t(self) -> VelocityTracker:
+        if self._tracker is None:
+            raise RuntimeError("the engine has seen no samples yet")
+        return self._tracker
+
     # -- input ---------------------------------------------------------------------------
 
     def feed(self, samples: Samples) -> list[Event]:
@@ -91,10 +97,9 @@ class Engine:
         self._digest_a.update(np.ascontiguousarray(samples.acc_g).tobytes())
         block = self._resampler.push(samples)
         if block is not None:
-            assert self._tracker is not None
-            self._tracker.push(block.k, block.values, block.gap)
+            self._t.push(block.k, block.values, block.gap)
         events = self._close_sets(final=False)
-        return events + lockout_events(self, block) if self.live else events
+        return [*events, *lockout_events(self, block)] if self.live else events
 
     def finish(self) -> list[Event]:
         """End of the stream: decide everything still open."""
@@ -129,13 +134,13 @@ class Engine:
     # -- sets ----------------------------------------------------------------------------
 
     def _moves(self, n: int, final: bool) -> list[Move]:
-        assert self._tracker is not None
+        tr = self._t
         rs = self._region_start
-        speed = self._tracker.speed.data[rs:n]
+        speed = tr.speed.data[rs:n]
         merge = round(self.p.merge_gap_s * self.p.grid_rate_hz)
         moves = [
             replace(m, i0=m.i0 + rs, i1=m.i1 + rs)
-            for m in find_moves(speed, self._tracker.dt_s, _MIN_MOVE_M, merge)
+            for m in find_moves(speed, tr.dt_s, _MIN_MOVE_M, merge)
         ]
         if not final:
             # a move still running at the edge (or close enough to merge) is not final
@@ -144,8 +149,7 @@ class Engine:
         return moves
 
     def _close_sets(self, final: bool) -> list[Event]:
-        tr = self._tracker
-        assert tr is not None
+        tr = self._t
         n = tr.n_final
         gap = round(self.p.set_gap_s * self.p.grid_rate_hz)
         events: list[Event] = []
@@ -167,8 +171,7 @@ class Engine:
         return events
 
     def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
-        tr = self._tracker
-        assert tr is not None
+        tr = self._t
         still = tr.still.data
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
         bottom = pair_moves(pm, still, self.p, top_start=False)
@@ -187,8 +190,7 @@ class Engine:
 
     def _returns(self, c: RepCandidate) -> bool:
         """A rep ends in the orientation it started in (sitting down, say, does not)."""
-        tr = self._tracker
-        assert tr is not None
+        tr = self._t
         acc = tr.acc_lp.data
         settle = round(0.3 * self.p.grid_rate_hz)
         a, b = min(c.rise.i0, c.fall.i0), max(c.rise.i1, c.fall.i1)
@@ -228,8 +230,7 @@ class Engine:
         return leg_for_set(index, self.options.first_leg, self.options.legs)
 
     def _build_set(self, group: list[RepCandidate]) -> SetResult:
-        tr = self._tracker
-        assert tr is not None
+        tr = self._t
         speed = tr.speed.data
         acc_lp = tr.acc_lp.data
         frac = self.p.phase_fraction
@@ -325,7 +326,8 @@ class Engine:
             empty = np.empty(0)
             return Trace(empty, empty, empty, None)
         n = tr.n_final
-        return Trace(tr.t_of(0) + np.arange(n) * tr.dt_s, tr.speed.data.copy(), tr.position_m())
+        t_s = np.asarray(tr.t_of(0) + np.arange(n) * tr.dt_s, dtype=np.float64)
+        return Trace(t_s, tr.speed.data.copy(), tr.position_m())
 
 
 def analyze(

@@ -78,7 +78,8 @@ def flag_reps(
 ) -> tuple[tuple[RepFlag, ...], ...]:
     """Flags per rep: missed pause target, bounced lockout, pelvic tilt over the threshold."""
     holds = [r.hold_s for r in reps]
-    meant_to_hold = pause_s is not None or (bool(holds) and float(np.median(holds)) >= meant_to_hold_s)
+    median_hold = float(np.median(holds)) if holds else 0.0
+    meant_to_hold = pause_s is not None or median_hold >= meant_to_hold_s
     out = []
     for r in reps:
         f: list[RepFlag] = []
@@ -86,7 +87,8 @@ def flag_reps(
             f.append(RepFlag.PAUSE_MISSED)
         if meant_to_hold and r.hold_s < bounce_hold_s:
             f.append(RepFlag.BOUNCE)
-        if tilt_threshold_deg is not None and r.tilt_deg is not None and r.tilt_deg > tilt_threshold_deg:
+        tilt_limit = math.inf if tilt_threshold_deg is None else tilt_threshold_deg
+        if r.tilt_deg is not None and r.tilt_deg > tilt_limit:
             f.append(RepFlag.PELVIC_TILT)
         out.append(tuple(f))
     return tuple(out)

@@ -2,9 +2,8 @@
 
 Both work on the unit direction of the low-passed accelerometer (mostly gravity), so they
 assume no axis. The pelvis of a hip thrust rotates mostly about its medio-lateral axis
-(pitch): gravity sweeps the plane spanned by its mean direction and its main direction of
-change (the largest principal component), and the pitch axis is normal to that plane. Frontal-plane roll (pelvic tilt) is the angle of
-gravity out of the plane the pitch sweeps, in degrees.
+(pitch); frontal-plane roll (pelvic tilt) is the change of gravity's component along that
+axis, in degrees.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def pair_moves(
         want = -1 if top_start else 1
         if first.sign == want and second.sign == -want:
             rise, fall = (second, first) if top_start else (first, second)
-            if _plausible(rise, fall, first, second, still, p, rate):
+            if _plausible(rise, fall, first, second, still=still, p=p, rate=rate):
                 out.append(RepCandidate(rise, fall, top_start))
                 i += 2
                 continue
@@ -100,7 +100,7 @@ def pair_moves(
 
 
 def _plausible(
-    rise: Move, fall: Move, first: Move, second: Move, still: NDArray[np.bool_],
+    rise: Move, fall: Move, first: Move, second: Move, *, still: NDArray[np.bool_],
     p: EngineParams, rate: float,
 ) -> bool:
     up, down = rise.disp_m, -fall.disp_m

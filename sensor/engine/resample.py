@@ -28,7 +28,7 @@ class GridBlock:
     gap: NDArray[np.bool_]
 
 
-def resample_block(
+def resample_block(  # noqa: PLR0917 - a pure stage: arrays and the grid, named by unit
     t_s: FloatArray, values: FloatArray, k_from: int, k_to: int, rate_hz: float, max_gap_s: float
 ) -> GridBlock:
     """Grid points ``k_from <= k < k_to`` from samples that bracket them. Pure.

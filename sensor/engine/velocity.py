@@ -15,6 +15,8 @@ look-ahead, so chunked and whole input give the same numbers.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
@@ -30,15 +32,17 @@ _DEFAULT_FLOOR_GYRO = 0.05  # (deg/s)^2
 _MIN_FLOOR_GYRO = 0.002
 
 
-class Growable:
-    """An append-only 1-D or 2-D float/bool array with amortised O(1) appends."""
+class _Buffer:
+    """An append-only 1-D or 2-D array with amortised O(1) appends."""
 
-    def __init__(self, width: int = 0, dtype: type = np.float64) -> None:
+    dtype: type = np.float64
+
+    def __init__(self, width: int = 0) -> None:
         shape = (1024, width) if width else (1024,)
-        self._a: NDArray[np.generic] = np.zeros(shape, dtype=dtype)
+        self._a: NDArray[Any] = np.zeros(shape, dtype=self.dtype)
         self.n = 0
 
-    def append(self, x: NDArray[np.generic]) -> None:
+    def append(self, x: NDArray[Any]) -> None:
         need = self.n + x.shape[0]
         if need > self._a.shape[0]:
             cap = max(need, 2 * self._a.shape[0])
@@ -48,8 +52,22 @@ class Growable:
         self._a[self.n : need] = x
         self.n = need
 
+
+class Growable(_Buffer):
+    """Floats."""
+
     @property
-    def data(self) -> NDArray[np.generic]:
+    def data(self) -> FloatArray:
+        return self._a[: self.n]
+
+
+class GrowableMask(_Buffer):
+    """Booleans."""
+
+    dtype = np.bool_
+
+    @property
+    def data(self) -> NDArray[np.bool_]:
         return self._a[: self.n]
 
 
@@ -179,7 +197,7 @@ class VelocityTracker:
         self.min_rest = max(1, round(params.min_rest_s * params.grid_rate_hz))
         self.nb = max(1, round(params.baseline_s * params.grid_rate_hz))
         self.raw = Growable(6 if with_gyro else 3)
-        self.gap = Growable(0, np.bool_)
+        self.gap = GrowableMask(0)
         self.acc_lp = Growable(3)
         self.acc_still = Growable(3)
         self.norm_still = Growable(0)
@@ -192,23 +210,28 @@ class VelocityTracker:
         self.bin_med = Growable(0)
         self.level_bin = max(1, round(0.25 * params.grid_rate_hz))
         self.level_bins = 8
-        self.still = Growable(0, np.bool_)
+        self.still = GrowableMask(0)
         self.speed = Growable(0)
         self.k0: int | None = None  # absolute grid index of sample 0
         self.floor_a = np.inf
         self.floor_g = np.inf
-        self._still_raw = Growable(0, np.bool_)
-        self.long_still = Growable(0, np.bool_)
+        self._still_raw = GrowableMask(0)
+        self.long_still = GrowableMask(0)
         self.finished = False
 
     @property
     def n_final(self) -> int:
         return self.speed.n
 
+    @property
+    def _k0(self) -> int:
+        if self.k0 is None:
+            raise RuntimeError("no grid samples yet")
+        return self.k0
+
     def t_of(self, i: float) -> float:
         """Time (s) of a (fractional) sample index."""
-        assert self.k0 is not None
-        return (self.k0 + i) * self.dt_s
+        return (self._k0 + i) * self.dt_s
 
     def push(self, k: NDArray[np.int64], values: FloatArray, gap: NDArray[np.bool_]) -> None:
         if k.size == 0:
@@ -292,17 +315,18 @@ class VelocityTracker:
         """Decide stillness per noise block (the block's floor must be known first)."""
         n_act = self.act_a.n
         done = self._still_raw.n
-        assert self.k0 is not None
+        k0 = self._k0
         while done < n_act:
             # blocks are aligned on the absolute grid, so chunking cannot move them
-            block_end = ((self.k0 + done) // self.block + 1) * self.block - self.k0
+            block_end = ((k0 + done) // self.block + 1) * self.block - k0
             if block_end > n_act and not final:
                 return
             end = min(block_end, n_act)
             act = self.act_a.data[done:end]
             self.floor_a = self._floor(act, self.floor_a, _MIN_FLOOR_ACC)
+            floor = self.floor_a if np.isfinite(self.floor_a) else _DEFAULT_FLOOR_ACC
             thr_a = max(
-                self.p.rest_ratio * (self.floor_a if np.isfinite(self.floor_a) else _DEFAULT_FLOOR_ACC),
+                self.p.rest_ratio * floor,
                 self.p.still_acc_min_g2,
             )
             still = (act < thr_a) & (self.dev.data[done:end] < self.p.still_level_g)
@@ -385,7 +409,8 @@ class VelocityTracker:
             v = np.cumsum(self._accel(i, j, commit=False)) * self.dt_s
             # at a real rest the speed is back near zero (drift aside); in the middle of a
             # steady move it is still about its peak
-            if abs(v[-1]) <= max(self.p.zupt_speed_mps, self.p.zupt_peak_fraction * np.abs(v).max()):
+            limit = max(self.p.zupt_speed_mps, self.p.zupt_peak_fraction * np.abs(v).max())
+            if abs(v[-1]) <= limit:
                 return j
             if end >= n:  # not a rest: moving through it
                 return n if final else None
