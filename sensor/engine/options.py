@@ -62,7 +62,7 @@ class EngineParams:
     rep_range_ratio: float = 1.6  # a rep's range vs the set's median so far
     merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
     set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set
-    min_reps_per_set: int = 2
+    min_reps_per_set: int = 3  # two "reps" alone are more often setup or walking than a set
     bounce_hold_s: float = 0.35  # a hold shorter than this is a bounce (the 5 % boundaries
     # already give a touch-and-go lockout 0.15-0.3 s of "hold")
     meant_to_hold_s: float = 0.8  # a set whose median hold is at least this was meant to hold
