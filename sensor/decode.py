@@ -416,6 +416,7 @@ class StreamDecoder:
         self._last_t0_raw: int | None = None
         self._t0_unwrapped: int = 0  # µs, unwrapped sensor time of the last accepted t0
         self._last_t_s: float | None = None
+        self.sample_interval_s: float | None = None  # from the last timed packet
 
     def feed(self, data: bytes, *, arrival_s: float | None = None) -> Samples | None:
         """Decode one notification; return its samples, or None if it was dropped."""
@@ -427,6 +428,8 @@ class StreamDecoder:
             return None
         if packet.seq is not None and packet.t0_us is not None and packet.dt_us is not None:
             t_s = self._sensor_times(packet.seq, packet.t0_us, packet.dt_us, len(packet))
+            if packet.dt_us > 0:
+                self.sample_interval_s = packet.dt_us / 1e6
         else:
             t_s = self._arrival_times(arrival_s, len(packet))
         if t_s is None:

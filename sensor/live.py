@@ -239,6 +239,8 @@ class LiveSession:
         rate = self.nominal_rate_hz
         if len(first) > 1:
             rate = float(1.0 / np.median(np.diff(first.t_s)))
+        elif self.decoder.sample_interval_s:  # a one-sample first packet: its own interval
+            rate = 1.0 / self.decoder.sample_interval_s
         meta = {
             "session_id": self.session_id,
             "sensor": self.sensor_name,

@@ -21,8 +21,13 @@ def minjerk_speed(n: int, dist_m: float, dur_s: float) -> np.ndarray:
     return dist_m / dur_s * 30 * tau**2 * (1 - tau) ** 2
 
 
-def synthetic_session(
-    reps: int = 5, rise_m: float = 0.25, seed: int = 0, k0: int = 1000
+def synthetic_session(  # noqa: PLR0917 - positional knobs of a test fixture, all defaulted
+    reps: int = 5,
+    rise_m: float = 0.25,
+    seed: int = 0,
+    k0: int = 1000,
+    rise_s: float = 1.0,
+    hold_s: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, list[float]]:
     """Grid (k, values acc+gyro) of ``reps`` bottom-start reps; the true lockout times (s).
 
@@ -33,12 +38,12 @@ def synthetic_session(
     speed: list[np.ndarray] = [np.zeros(round(3 / dt))]
     lockouts: list[float] = []
     for _ in range(reps):
-        n = round(1.0 / dt) + 1
-        v = minjerk_speed(n, rise_m, 1.0)
+        n = round(rise_s / dt) + 1
+        v = minjerk_speed(n, rise_m, rise_s)
         start = sum(x.size for x in speed)
         above = np.flatnonzero(v >= 0.05 * v.max())
         lockouts.append((k0 + start + above[-1] + 0.5) * dt)  # between the grid points
-        speed += [v, np.zeros(round(1.0 / dt)), -minjerk_speed(round(1.5 / dt) + 1, rise_m, 1.5),
+        speed += [v, np.zeros(round(hold_s / dt)), -minjerk_speed(round(1.5 / dt) + 1, rise_m, 1.5),
                   np.zeros(round(1.2 / dt))]
     speed.append(np.zeros(round(4 / dt)))
     v = np.concatenate(speed)
@@ -123,3 +128,36 @@ def test_engine_feed_returns_lockouts_for_a_new_set_after_rest() -> None:
         (1, 0, Leg.RIGHT), (1, 1, Leg.RIGHT), (1, 2, Leg.RIGHT),
     ]
     assert np.allclose([e.t_s for e in lock], truth + truth2, atol=0.06)
+
+
+def test_slow_rise_is_not_rest_halfway() -> None:
+    """A 2 s rise has near-constant acceleration (little variance) for a while; only the
+    level of |a| tells it from rest, which must not reset the speed in the middle of the rise."""
+    k, values, truth = synthetic_session(reps=4, rise_m=0.23, rise_s=2.0)
+    events = feed(LockoutDetector(RATE_HZ), k, values, 4)
+    assert len(events) == len(truth)
+    for (emitted_s, ev), t_true in zip(events, truth, strict=True):
+        assert ev.t_s == pytest.approx(t_true, abs=0.15)  # the 5 % tail of a slow rise is long
+        assert emitted_s - t_true <= 0.25
+
+
+def test_standing_up_is_not_a_rep() -> None:
+    """A 0.55 m rise (standing up from the floor) is too big for a hip thrust."""
+    k, values, _ = synthetic_session(reps=1, rise_m=0.55, rise_s=1.6, hold_s=3.0)
+    assert feed(LockoutDetector(RATE_HZ), k, values, 9) == []
+
+
+def test_pause_reps_stay_in_one_set() -> None:
+    """3 s holds put more than ``set_gap_s`` between lockouts, but the reps are one set."""
+    k, values, truth = synthetic_session(reps=5, hold_s=4.5)
+    ev = [e for _, e in feed(LockoutDetector(RATE_HZ), k, values, 25)]
+    assert np.diff(truth).min() > LockoutDetector(RATE_HZ).p.set_gap_s
+    assert [(e.set_index, e.rep_index) for e in ev] == [(0, i) for i in range(5)]
+
+
+@pytest.mark.parametrize("size", [2, 13, 150, 4000])
+def test_any_chunking_gives_the_same_events(size: int) -> None:
+    k, values, _ = synthetic_session(seed=5, rise_s=1.4)
+    ones = [e for _, e in feed(LockoutDetector(RATE_HZ), k, values, 1)]
+    assert len(ones) == 5
+    assert [e for _, e in feed(LockoutDetector(RATE_HZ), k, values, size)] == ones

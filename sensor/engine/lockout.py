@@ -9,9 +9,17 @@ is de-drifted between still periods. This detector answers sooner, from the past
   still periods seen so far, so a bias that depends on orientation cancels);
 - that is integrated forward to a speed (m/s, up positive) and a position (m), from zero at
   the last still period or the last phase end (lockout, bottom);
+- still means no vibration (trailing-window variance under a learnt noise floor) *and* |a|
+  at the rest baseline: the middle of a slow rise has a steady acceleration and little
+  variance, and must not reset the speed;
 - once a rise has reached ``min_rise_m``, the lockout is where the speed falls below
   ``phase_fraction`` (the spec's 5 %) of the rise's peak speed, or where the deceleration has
-  died out (robust to a drifting speed), or at the latest where the sensor becomes still.
+  died out (robust to a drifting speed), or at the latest where the sensor becomes still;
+- a rise is a rep when its size is plausible (``min_rise_m``..``max_rise_m``; standing up
+  from the floor is bigger) and, once the athlete's scale is known, within ``range_ratio`` of
+  it. The scale is the median of recent rises that were followed by a descent of their own
+  size (a rep goes back down; standing up is followed by walking), so setup moves cannot
+  set it; ``confirm_reps`` paired rises in a row that it refused replace it.
 
 The event's ``t_s`` estimates the lockout time (the filter's delay taken off); it comes out
 when the grid sample that decides it is fed. Times are on the grid ``t = k / rate_hz`` of
@@ -29,7 +37,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
 from scipy.signal import butter, sosfilt, sosfilt_zi
 
@@ -60,20 +67,24 @@ class LockoutParams:
     still_acc_min_g2: float = 1.5e-5  # ... or under this
     still_gyro_min_dps2: float = 0.5
     floor_history_s: float = 20.0  # the noise floor: 10th percentile of this much activity
+    still_level_g: float = 0.015  # ... and |a| within this of the rest baseline
+    known_orientation_deg: float = 20.0  # (tested only this close to an orientation seen at rest)
     min_still_s: float = 0.12  # a still run this long resets the speed and feeds the baseline
     baseline_obs: int = 40  # still observations kept for the gravity-error model
     moving_mps: float = 0.04  # a phase starts when the speed passes this
-    min_rise_m: float = 0.07  # smallest rise that is a rep
-    max_rise_m: float = 1.2
-    range_ratio: float = 1.75  # a rise this far from the session's recent median is not a rep
+    min_rise_m: float = 0.10  # smallest rise that is a rep
+    max_rise_m: float = 0.5  # standing up from the floor raises the hips about 0.55 m
+    range_ratio: float = 1.75  # a rise this far from the recent reps' median is not a rep
     peak_ratio: float = 2.5  # nor one whose peak speed is this much higher
-    confirm_reps: int = 3  # lockouts of a set with this many reps are reps: they set the scale
+    pair_ratio: float = 1.8  # a rise is a rep for that scale when the next descent matches it
+    confirm_reps: int = 3  # this many paired rises set the scale (or replace a wrong one)
+    scale_reps: int = 12  # the scale is the median of this many recent reps
     phase_fraction: float = 0.05  # the spec's 5 % of the peak speed
     quiet_fraction: float = 0.25  # at rest while |speed| < this share of ``moving_mps``
     max_lead_s: float = 1.5  # a phase starts at most this long before its speed passes moving_mps
     decel_fraction: float = 0.2  # the deceleration has died out under this share of its peak
     decel_speed_fraction: float = 0.3  # ... while the speed is under this share of the peak
-    set_gap_s: float = 8.0  # a lockout this long after the previous one starts a new set
+    set_gap_s: float = 8.0  # a lockout this long after the previous rep's end starts a new set
     min_reps_per_set: int = 2
 
 
@@ -97,6 +108,11 @@ class LockoutDetector:
     ``push`` takes a grid block (``k``, ``values`` = acc in g, then gyro in deg/s if any),
     the number of sets the engine has closed so far and a function giving the leg of a set
     index, and returns the lockouts decided by that block.
+
+    The work is numpy over spans of the block; Python runs once per event (a still run
+    starting or ending, a phase starting or ending), not once per sample. Sums and
+    integrals are sequential (``cumsum`` seeded with the carried state), so the events do
+    not depend on how the grid was cut into blocks.
     """
 
     def __init__(self, rate_hz: float, params: LockoutParams | None = None) -> None:
@@ -118,8 +134,11 @@ class LockoutDetector:
         self._floor_a = _DEFAULT_FLOOR_ACC_G2
         self._floor_g = _DEFAULT_FLOOR_GYRO_DPS2
         self._min_still = max(1, round(self.p.min_still_s * rate_hz))
+        self._known_cos = math.cos(math.radians(self.p.known_orientation_deg))
         self._obs: list[FloatArray] = []
+        self._obs_u: FloatArray = np.zeros((0, 3))
         self._coef: FloatArray = np.zeros(4)
+        self._coef_version = 0  # bumped whenever the gravity-error model changes
         # still run in progress: count, sums for its observation
         self._still_run = 0
         self._run_acc = np.zeros(3)
@@ -133,8 +152,9 @@ class LockoutDetector:
         self._rise_z0 = 0.0
         self._vpk = 0.0
         self._apk = 0.0  # peak deceleration (positive number) during the rise
-        self._v_hist: list[tuple[float, float]] = []  # (t, v) during the rise
+        self._prev_tv: tuple[float, float] | None = None  # last (t, v) of the rise
         self._desc_vmin = 0.0
+        self._z_desc0 = 0.0  # position where the last descent started
         self._t_lockout = math.nan
         self._t_descent = math.nan
         self._t_quiet = math.nan
@@ -142,12 +162,15 @@ class LockoutDetector:
         self._concentric_s: float | None = None
         self._hold_s: float | None = None
         self._eccentric_s: float | None = None
-        self._ranges: list[tuple[float, float]] = []  # (rise m, peak m/s) of confirmed reps
-        self._set_ranges: list[tuple[float, float]] = []  # ... of the current set's lockouts
+        # the scale of a rep: (rise m, peak m/s) of recent rises paired with their descent
+        self._ranges: list[tuple[float, float]] = []
+        self._scale: tuple[float, float] | None = None  # their median, once there are enough
+        self._pending: tuple[float, float, bool] | None = None  # (rise, peak, accepted)
+        self._rejected: list[tuple[float, float]] = []  # paired rises the scale refused
         # sets
         self._set_index = -1
         self._set_reps = 0
-        self._last_lockout_t = -math.inf
+        self._last_rep_t = -math.inf  # last lockout, or end of a descent from a hold
         self._sets_closed_seen = 0
         self.t_last_s = math.nan
 
@@ -176,7 +199,7 @@ class LockoutDetector:
             return []
         values = block.values
         acc = values[:, :3]
-        gyro = values[:, 3:6] if values.shape[1] >= 6 else None
+        with_gyro = values.shape[1] >= 6
         if self._zi is None:
             self._zi = sosfilt_zi(self._sos)[:, :, None] * acc[0][None, None, :]
             first = values[0]
@@ -185,26 +208,37 @@ class LockoutDetector:
         lp, self._zi = sosfilt(self._sos, acc, axis=0, zi=self._zi)
         ls, self._zi_still = sosfilt(self._sos_still, values, axis=0, zi=self._zi_still)
         norm = np.sqrt((lp * lp).sum(axis=1))
-        still = self._stillness(ls, block.k, gyro is not None)
+        ls_acc = ls[:, :3]
+        norm_s = np.sqrt((ls_acc * ls_acc).sum(axis=1))
+        quiet = self._stillness(ls, block.k, with_gyro)
         t: FloatArray = block.k.astype(np.float64) * self.dt_s
         self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
-        return self._run(t, lp, norm, still, leg_of_set)
+        span = _Block(
+            t=t,
+            lp=lp,
+            norm=norm,
+            u=lp / np.maximum(norm, 1e-9)[:, None],
+            norm_s=norm_s,
+            u_s=ls_acc / np.maximum(norm_s, 1e-9)[:, None],
+            quiet=quiet,
+        )
+        events = self._run(span, leg_of_set)
+        self.t_last_s = float(t[-1])
+        return events
 
     def _stillness(
         self, ls: FloatArray, k: NDArray[np.int64], with_gyro: bool
     ) -> NDArray[np.bool_]:
-        """Trailing-window activity (variance) against a learnt noise floor.
+        """Trailing-window activity (variance) under the noise floor: no vibration.
 
-        The floor (10th percentile of the last ``floor_history_s`` of activity, never rising)
-        is updated at whole seconds of the grid, so chunking the input cannot change it.
+        The floor (10th percentile of the last ``floor_history_s`` of activity) is updated
+        at whole seconds of the grid, so chunking the input cannot change it.
         """
         if self._tail is None:
             raise RuntimeError("push() initialises the window first")
         x = np.concatenate([self._tail, ls])
         self._tail = x[-(self._w - 1) :]
-        win = sliding_window_view(x, self._w, axis=0)  # (n, c, w)
-        dev = win - win.mean(axis=2, keepdims=True)
-        var = (dev * dev).mean(axis=2)  # (n, c)
+        var = _window_variance(x, self._w)  # (n, c)
         act_a = var[:, :3].sum(axis=1)
         act_g = var[:, 3:6].sum(axis=1) if with_gyro else act_a
         thr = np.empty((act_a.size, 2))
@@ -223,20 +257,33 @@ class LockoutDetector:
         return still
 
     def _update_floor(self) -> None:
+        """The floor follows the recent quiet moments (a noisier sensor raises it)."""
         hist: FloatArray = np.asarray(self._act.data[-self._floor_n :], dtype=np.float64)
-        floor = np.percentile(hist, 10, axis=0)
-        self._floor_a = min(self._floor_a, max(float(floor[0]), 1e-7))
-        self._floor_g = min(self._floor_g, max(float(floor[1]), 0.002))
+        kth = (hist.shape[0] - 1) // 10
+        floor = np.partition(hist, kth, axis=0)[kth]  # the 10th percentile (lower)
+        self._floor_a = max(float(floor[0]), 1e-7)
+        self._floor_g = max(float(floor[1]), 0.002)
         if self._act.n > 4 * self._floor_n:  # keep the buffer bounded
             keep = self._act.data[-self._floor_n :].copy()
             self._act = Growable(2)
             self._act.append(keep)
 
-    # -- the state machine -----------------------------------------------------------------
+    # -- still runs and the gravity baseline -----------------------------------------------
 
-    def _base(self, acc: FloatArray) -> float:
-        u = acc / max(float(np.linalg.norm(acc)), 1e-9)
-        return 1.0 + float(self._coef[0] + u @ self._coef[1:])
+    def _level_ok(self, b: _Block) -> NDArray[np.bool_]:
+        """|a| within ``still_level_g`` of the rest baseline (g), where that is known.
+
+        A constant acceleration (the middle of a slow rise) has no variance but is not rest.
+        The test is skipped far from every orientation seen at rest (the baseline model
+        would be extrapolating) and before the first rest.
+        """
+        if not self._obs:
+            return np.ones(b.t.size, dtype=bool)
+        base = 1.0 + self._coef[0] + b.u_s @ self._coef[1:]
+        near: NDArray[np.bool_] = np.abs(b.norm_s - base) < self.p.still_level_g
+        known: NDArray[np.bool_] = (b.u_s @ self._obs_u.T).max(axis=1) > self._known_cos
+        out: NDArray[np.bool_] = near | ~known
+        return out
 
     def _observe_run(self) -> None:
         if self._still_run < self._min_still:
@@ -246,57 +293,180 @@ class LockoutDetector:
         u = acc / max(float(np.linalg.norm(acc)), 1e-9)
         self._obs.append(np.array([*u, norm - 1.0, float(self._still_run)]))
         del self._obs[: -self.p.baseline_obs]
-        self._coef = fit_gravity_error(np.vstack(self._obs))
+        obs = np.vstack(self._obs)
+        self._obs_u = obs[:, :3]
+        self._coef = fit_gravity_error(obs)
+        self._coef_version += 1
 
-    def _run(
-        self,
-        t: FloatArray,
-        lp: FloatArray,
-        norm: FloatArray,
-        still: NDArray[np.bool_],
-        leg_of_set: LegOfSet | None,
-    ) -> list[LockoutReached]:
+    def _still_span(
+        self, b: _Block, i: int, j: int, leg_of_set: LegOfSet | None
+    ) -> LockoutReached | None:
+        """Samples i..j-1 are still: accumulate the run; it resets the speed once long enough."""
+        r0 = self._still_run
+        self._run_acc = np.cumsum(np.vstack([self._run_acc, b.lp[i:j]]), axis=0)[-1]
+        self._run_norm = float(np.cumsum(np.concatenate([[self._run_norm], b.norm[i:j]]))[-1])
+        ev = None
+        if r0 < self._min_still <= r0 + (j - i):
+            self._still_run = self._min_still
+            ev = self._on_still(float(b.t[i + self._min_still - r0 - 1]), leg_of_set)
+        self._still_run = r0 + (j - i)
+        return ev
+
+    def _end_still_run(self) -> None:
+        self._observe_run()
+        self._still_run = 0
+        self._run_acc = np.zeros(3)
+        self._run_norm = 0.0
+
+    # -- the state machine -----------------------------------------------------------------
+
+    def _run(self, b: _Block, leg_of_set: LegOfSet | None) -> list[LockoutReached]:
         events: list[LockoutReached] = []
-        dt = self.dt_s
-        g = GRAVITY_MPS2
-        still_l = still.tolist()
-        norm_l = norm.tolist()
-        t_l = t.tolist()
-        # The baseline only changes when a still run ends; compute it per sample lazily.
-        u = lp / np.maximum(norm, 1e-9)[:, None]
-        base_fixed = 1.0 + self._coef[0] + u @ self._coef[1:]
-        base_l = base_fixed.tolist()
-        coef_version = len(self._obs), self._coef[0]
-        for i in range(t.size):
-            ti = t_l[i]
-            if still_l[i]:
-                self._still_run += 1
-                self._run_acc += lp[i]
-                self._run_norm += norm_l[i]
-                if self._still_run >= self._min_still:
-                    ev = self._on_still(ti, leg_of_set)
-                    if ev is not None:
-                        events.append(ev)
+        n = b.t.size
+        version = -1
+        accel: FloatArray = np.empty(0)
+        still: NDArray[np.bool_] = np.empty(0, dtype=bool)
+        i = 0
+        while i < n:
+            if version != self._coef_version:  # the baseline changed: recompute what uses it
+                version = self._coef_version
+                base = 1.0 + self._coef[0] + b.u @ self._coef[1:]
+                accel = (b.norm - base) * GRAVITY_MPS2  # vertical, m/s^2, up positive
+                still = b.quiet & self._level_ok(b)
+            if still[i]:
+                j = i + int(still[i:].argmin())
+                if still[j]:  # argmin of an all-True slice is its start
+                    j = n
+                ev = self._still_span(b, i, j, leg_of_set)
+                if ev is not None:
+                    events.append(ev)
+                i = j
                 continue
             if self._still_run:
-                self._observe_run()
-                self._still_run = 0
-                self._run_acc = np.zeros(3)
-                self._run_norm = 0.0
-                if (len(self._obs), self._coef[0]) != coef_version:
-                    base_l = (1.0 + self._coef[0] + u @ self._coef[1:]).tolist()
-                    coef_version = len(self._obs), self._coef[0]
-            a = (norm_l[i] - base_l[i]) * g
-            v = self._v + 0.5 * (a + self._a_prev) * dt
-            self._a_prev = a
-            self._v = v
-            self._z += v * dt
-            ev = self._step(ti, v, a, leg_of_set)
-            if ev is not None:
-                events.append(ev)
-        if t.size:
-            self.t_last_s = t_l[-1]
+                self._end_still_run()  # sample i moves, whatever the new baseline says
+                if version != self._coef_version:
+                    version = self._coef_version
+                    base = 1.0 + self._coef[0] + b.u @ self._coef[1:]
+                    accel = (b.norm - base) * GRAVITY_MPS2
+                    still = b.quiet & self._level_ok(b)
+            j = i + 1 + int(still[i + 1 :].argmax()) if i + 1 < n else n
+            if j < n and not still[j]:  # argmax of an all-False slice is its start
+                j = n
+            while i < j:
+                i, ev = self._motion(b, accel, i, min(j, i + _MAX_SPAN), leg_of_set)
+                if ev is not None:
+                    events.append(ev)
         return events
+
+    def _motion(
+        self, b: _Block, accel: FloatArray, i: int, j: int, leg_of_set: LegOfSet | None
+    ) -> tuple[int, LockoutReached | None]:
+        """Integrate samples i..j-1 (all moving) up to the first phase event; handle it.
+
+        Returns the next sample to process and the lockout decided, if any.
+        """
+        p = self.p
+        dt = self.dt_s
+        a = accel[i:j]
+        t = b.t[i:j]
+        a_before = np.concatenate([[self._a_prev], a[:-1]])
+        v = np.cumsum(np.concatenate([[self._v], 0.5 * (a + a_before) * dt]))[1:]
+        z = np.cumsum(np.concatenate([[self._z], v * dt]))[1:]
+        phase = self.phase
+        if phase is Phase.BOTTOM or phase is Phase.HOLD:
+            hit = (v > p.moving_mps) | (v < -p.moving_mps)
+            e = _first(hit)
+            quiet = np.flatnonzero(np.abs(v[:e]) < p.quiet_fraction * p.moving_mps)
+            if quiet.size:
+                self._t_quiet = float(t[quiet[-1]])  # the last moment at rest
+        elif phase is Phase.CONCENTRIC:
+            vpk = np.maximum.accumulate(np.concatenate([[self._vpk], v]))[1:]
+            decel = -a
+            cand = np.where(v < vpk, decel, -np.inf)
+            apk = np.maximum.accumulate(np.concatenate([[self._apk], cand]))[1:]
+            rise = z - self._rise_z0
+            ended = v < p.phase_fraction * vpk
+            settled = (
+                (apk > 0)
+                & (decel < p.decel_fraction * apk)
+                & (v < p.decel_speed_fraction * vpk)
+                & self._qualified_many(rise, vpk)
+            )
+            e = _first(ended | settled)
+            if e < t.size:
+                self._vpk, self._apk = float(vpk[e]), float(apk[e])
+            else:
+                self._vpk, self._apk = float(vpk[-1]), float(apk[-1])
+                self._prev_tv = (float(t[-1]), float(v[-1]))
+        else:
+            vmin = np.minimum.accumulate(np.concatenate([[self._desc_vmin], v]))[1:]
+            e = _first(v > p.phase_fraction * vmin)  # back above -5 % of the descent's peak
+            self._desc_vmin = float(vmin[min(e, t.size - 1)])
+        if e >= t.size:  # no event: carry the state to the end of the span
+            self._v, self._a_prev, self._z = float(v[-1]), float(a[-1]), float(z[-1])
+            return j, None
+        self._v, self._a_prev, self._z = float(v[e]), float(a[e]), float(z[e])
+        te, ve = float(t[e]), float(v[e])
+        if phase is Phase.CONCENTRIC:
+            prev = (float(t[e - 1]), float(v[e - 1])) if e > 0 else self._prev_tv
+            ev = self._rise_event(te, ve, prev, bool(ended[e]), leg_of_set)
+        elif phase is Phase.ECCENTRIC:
+            self._bottom(te - self.delay_s)
+            ev = None
+        else:
+            self._rest_event(te, ve)
+            ev = None
+        return i + e + 1, ev
+
+    def _rest_event(self, t: float, v: float) -> None:
+        """At the bottom or holding the top, the speed passed +-``moving_mps``."""
+        p = self.p
+        phase = self.phase
+        if v > p.moving_mps and phase is Phase.BOTTOM:
+            self.phase = Phase.CONCENTRIC
+            quiet = self._t_quiet
+            self._rise_t0 = quiet if t - quiet <= p.max_lead_s else t  # (False if NaN)
+            self._rise_z0 = self._z
+            self._vpk = v
+            self._apk = 0.0
+            self._prev_tv = None
+            self._pending = None
+        elif v < -p.moving_mps:
+            self.phase = Phase.ECCENTRIC
+            self._desc_vmin = v
+            self._z_desc0 = self._z
+            if phase is Phase.HOLD:
+                self._t_descent = max(self._t_quiet - self.delay_s, self._t_lockout)
+                self._hold_s = self._t_descent - self._t_lockout
+        else:  # rising again from the top: drift or a second push
+            self._reset_speed()
+
+    def _rise_event(
+        self,
+        t: float,
+        v: float,
+        prev: tuple[float, float] | None,
+        ended: bool,
+        leg_of_set: LegOfSet | None,
+    ) -> LockoutReached | None:
+        """The rise's speed fell under 5 % of its peak (``ended``), or its deceleration
+        died out with a rep-sized rise behind it."""
+        p = self.p
+        if not ended:
+            return self._lockout(t - self.delay_s, leg_of_set)
+        thr = p.phase_fraction * self._vpk
+        if self._judge():
+            t_cross = t
+            if prev is not None:  # linear interpolation of the crossing
+                t0, v0 = prev
+                frac = (v0 - thr) / (v0 - v) if v0 != v else 1.0
+                t_cross = t0 + min(max(frac, 0.0), 1.0) * (t - t0)
+            return self._lockout(t_cross - self.delay_s, leg_of_set)
+        self.phase = Phase.BOTTOM if v > -p.moving_mps else Phase.ECCENTRIC
+        self._desc_vmin = min(v, 0.0)
+        self._z_desc0 = self._z
+        self._reset_speed()
+        return None
 
     def _reset_speed(self) -> None:
         self._v = 0.0
@@ -307,7 +477,7 @@ class LockoutDetector:
         self._reset_speed()
         ev = None
         if self.phase is Phase.CONCENTRIC:
-            if self._qualified():
+            if self._judge():
                 t_est = t - (self._still_run + self._w / 2) * self.dt_s
                 ev = self._lockout(max(t_est, self._rise_t0), leg_of_set)
             else:
@@ -316,124 +486,131 @@ class LockoutDetector:
             self._bottom(t - self._still_run * self.dt_s)
         return ev
 
-    def _qualified(self) -> bool:
-        rise = self._z - self._rise_z0
-        if rise < self.p.min_rise_m or rise > self.p.max_rise_m:
-            return False
-        confirmed = self._ranges + (
-            self._set_ranges if len(self._set_ranges) >= self.p.confirm_reps else []
-        )
-        if len(confirmed) >= self.p.confirm_reps:
-            recent = np.array(confirmed[-12:])  # (range m, peak speed m/s)
-            med = np.median(recent, axis=0)
-            r = self.p.range_ratio
-            if not (
-                med[0] / r <= rise <= med[0] * r
-                and self._vpk <= med[1] * self.p.peak_ratio
-            ):
-                return False
-        return True
+    # -- is it a rep? ----------------------------------------------------------------------
 
-    def _step(
-        self, t: float, v: float, a: float, leg_of_set: LegOfSet | None
-    ) -> LockoutReached | None:
+    def _qualified_many(self, rise: FloatArray, vpk: FloatArray) -> NDArray[np.bool_]:
+        """Per sample: a rise of ``rise`` m at peak speed ``vpk`` m/s would be a rep."""
         p = self.p
-        phase = self.phase
-        if phase is Phase.BOTTOM or phase is Phase.HOLD:
-            if abs(v) < p.quiet_fraction * p.moving_mps:
-                self._t_quiet = t  # the last moment at rest: where the next phase starts
-            if v > p.moving_mps and phase is Phase.BOTTOM:
-                self.phase = Phase.CONCENTRIC
-                quiet = self._t_quiet
-                self._rise_t0 = quiet if t - quiet <= p.max_lead_s else t  # (False if NaN)
-                self._rise_z0 = self._z
-                self._vpk = v
-                self._apk = 0.0
-                self._v_hist = [(t, v)]
-            elif v < -p.moving_mps:
-                self.phase = Phase.ECCENTRIC
-                self._desc_vmin = v
-                if phase is Phase.HOLD:
-                    self._t_descent = max(self._t_quiet - self.delay_s, self._t_lockout)
-                    self._hold_s = self._t_descent - self._t_lockout
-            elif v > p.moving_mps:  # rising again from the top: drift or a second push
-                self._reset_speed()
-            return None
-        if phase is Phase.CONCENTRIC:
-            self._v_hist.append((t, v))
-            self._vpk = max(self._vpk, v)
-            decel = -a
-            if v < self._vpk and decel > self._apk:
-                self._apk = decel
-            thr = p.phase_fraction * self._vpk
-            if v < thr:
-                if self._qualified():
-                    return self._lockout(self._crossing(thr) - self.delay_s, leg_of_set)
-                self.phase = Phase.BOTTOM if v > -p.moving_mps else Phase.ECCENTRIC
-                self._desc_vmin = min(v, 0.0)
-                self._reset_speed()
-                return None
-            if (
-                self._apk > 0
-                and decel < p.decel_fraction * self._apk
-                and v < p.decel_speed_fraction * self._vpk
-                and self._qualified()
-            ):
-                return self._lockout(t - self.delay_s, leg_of_set)
-            return None
-        # eccentric
-        self._desc_vmin = min(self._desc_vmin, v)
-        if v > p.phase_fraction * self._desc_vmin:  # back above -5 % of the descent's peak
-            self._bottom(t - self.delay_s)
-        return None
+        ok: NDArray[np.bool_] = (rise >= p.min_rise_m) & (rise <= p.max_rise_m)
+        if self._scale is not None:
+            r_med, v_med = self._scale
+            ok &= (rise >= r_med / p.range_ratio) & (rise <= r_med * p.range_ratio)
+            ok &= vpk <= v_med * p.peak_ratio
+        return ok
 
-    def _crossing(self, thr: float) -> float:
-        """Time the rise's speed fell through ``thr`` (linear interpolation)."""
-        if len(self._v_hist) < 2:
-            return self._v_hist[-1][0]
-        (t0, v0), (t1, v1) = self._v_hist[-2], self._v_hist[-1]
-        frac = (v0 - thr) / (v0 - v1) if v0 != v1 else 1.0
-        return t0 + min(max(frac, 0.0), 1.0) * (t1 - t0)
+    def _judge(self) -> bool:
+        """Is the rise that just ended a rep? A refused one waits for its descent."""
+        rise = self._z - self._rise_z0
+        ok = bool(self._qualified_many(np.array([rise]), np.array([self._vpk]))[0])
+        p = self.p
+        if not ok and p.min_rise_m <= rise <= p.max_rise_m:
+            self._pending = (rise, self._vpk, False)  # refused by the scale only
+        return ok
 
-    def _start_time(self) -> float:
-        return self._rise_t0 - self.delay_s
+    def _pair(self) -> None:
+        """A descent ended: a rise followed by a descent of its size was a rep (or the
+        athlete's reps are not what the scale says, after ``confirm_reps`` refusals)."""
+        if self._pending is None:
+            return
+        rise, vpk, accepted = self._pending
+        self._pending = None
+        drop = self._z_desc0 - self._z
+        r = self.p.pair_ratio
+        if not rise / r <= drop <= rise * r:
+            return
+        if accepted:
+            self._ranges.append((rise, vpk))
+            self._rejected = []
+        else:
+            self._rejected.append((rise, vpk))
+            if len(self._rejected) < self.p.confirm_reps:
+                return
+            self._ranges = self._rejected
+            self._rejected = []
+        del self._ranges[: -self.p.scale_reps]
+        if len(self._ranges) >= self.p.confirm_reps:
+            med = np.median(np.array(self._ranges), axis=0)
+            self._scale = (float(med[0]), float(med[1]))
+
+    # -- phase ends ------------------------------------------------------------------------
 
     def _lockout(self, t_lock: float, leg_of_set: LegOfSet | None) -> LockoutReached:
         p = self.p
         rise = self._z - self._rise_z0
-        self._t_start = self._start_time()
+        self._t_start = self._rise_t0 - self.delay_s
         self._t_lockout = t_lock
         self._concentric_s = t_lock - self._t_start
         self._hold_s = None
         self._eccentric_s = None
         self.phase = Phase.HOLD
         self._reset_speed()
-        self._v_hist = []
+        self._prev_tv = None
         new_set = (
             self._set_index < 0
-            or t_lock - self._last_lockout_t > p.set_gap_s
+            or t_lock - self._last_rep_t > p.set_gap_s
             or self._sets_closed_seen > self._set_index
         )
         if new_set:
             nxt = self._set_index + (1 if self._set_reps >= p.min_reps_per_set else 0)
             self._set_index = max(self._sets_closed_seen, nxt, 0)
             self._set_reps = 0
-            if len(self._set_ranges) >= p.confirm_reps:  # a real set: its reps set the scale
-                self._ranges += self._set_ranges
-            self._set_ranges = []
-        self._set_ranges.append((rise, self._vpk))
+        self._pending = (rise, self._vpk, True)
         rep = self._set_reps
         self._set_reps += 1
-        self._last_lockout_t = t_lock
+        self._last_rep_t = t_lock
         leg = leg_of_set(self._set_index) if leg_of_set is not None else Leg.LEFT
         return LockoutReached(t_s=t_lock, set_index=self._set_index, rep_index=rep, leg=leg)
 
     def _bottom(self, t_bottom: float) -> None:
+        self._pair()
         if not math.isnan(self._t_descent) and self._hold_s is not None:
             self._eccentric_s = t_bottom - self._t_descent
+            self._last_rep_t = t_bottom
         self._t_descent = math.nan
         self.phase = Phase.BOTTOM
         self._reset_speed()
+
+
+_MAX_SPAN = 128  # samples integrated per step of the state machine (bounds re-work)
+
+
+@dataclass(frozen=True)
+class _Block:
+    """One pushed block's per-sample signals (all on the grid)."""
+
+    t: FloatArray  # s
+    lp: FloatArray  # (n, 3) low-passed acceleration, g
+    norm: FloatArray  # |lp|, g
+    u: FloatArray  # lp / |lp|
+    norm_s: FloatArray  # |acc| after the heavier stillness low-pass, g
+    u_s: FloatArray
+    quiet: NDArray[np.bool_]  # activity under the noise floor
+
+
+def _window_variance(x: FloatArray, w: int) -> FloatArray:
+    """Variance of each trailing window of ``w`` rows of ``x`` (n + w - 1, c) -> (n, c).
+
+    Sums of shifted slices, always in the same order, so a window's value does not depend
+    on where the block boundaries fell (and it is ten times faster than strided views).
+    """
+    n = x.shape[0] - w + 1
+    total = x[:n].copy()
+    for j in range(1, w):
+        total += x[j : j + n]
+    mean = total / w
+    dev = x[:n] - mean
+    sq = dev * dev
+    for j in range(1, w):
+        dev = x[j : j + n] - mean
+        sq += dev * dev
+    out: FloatArray = sq / w
+    return out
+
+
+def _first(mask: NDArray[np.bool_]) -> int:
+    """Index of the first True, or ``mask.size`` if none."""
+    i = int(mask.argmax())
+    return i if mask.size and mask[i] else mask.size
 
 
 # -- the engine's hook --------------------------------------------------------------------
