@@ -59,9 +59,17 @@ class Samples:
         gyro = None if self.gyro_dps is None else self.gyro_dps[start:stop]
         return Samples(self.t_s[start:stop], self.acc_g[start:stop], gyro, self.metadata)
 
-    def chunks(self, size: int) -> list[Samples]:
-        """Split into consecutive blocks of ``size`` samples (the last may be shorter)."""
-        return [self.slice(i, i + size) for i in range(0, len(self), max(1, size))]
+    def chunks(self, sizes: int | Sequence[int]) -> list[Samples]:
+        """Split into consecutive blocks of ``sizes`` samples, cycling through the sizes when
+        several are given (the last block may be shorter)."""
+        cycle = [sizes] if isinstance(sizes, int) else list(sizes)
+        out: list[Samples] = []
+        i = j = 0
+        while i < len(self):
+            n = max(1, cycle[j % len(cycle)])
+            out.append(self.slice(i, i + n))
+            i, j = i + n, j + 1
+        return out
 
     @staticmethod
     def empty(*, with_gyro: bool = False) -> Samples:

@@ -222,12 +222,8 @@ def _feed(samples: Samples, sizes: list[int], options: AnalysisOptions) -> tuple
     engine = Engine(options)
     reps_seen = sets_seen = 0
     lockouts: list[float] = []
-    i = j = 0
-    while i < len(samples):
-        n = sizes[j % len(sizes)]
-        j += 1
-        events = engine.feed(samples.slice(i, i + n))
-        i += n
+    for block in samples.chunks(sizes):
+        events = engine.feed(block)
         reps_seen += sum(isinstance(e, RepDone) for e in events)
         sets_seen += sum(isinstance(e, SetDone) for e in events)
         lockouts += [e.t_s for e in events if isinstance(e, LockoutReached)]

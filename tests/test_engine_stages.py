@@ -106,12 +106,8 @@ def test_gap_longer_than_max_gap_is_flagged() -> None:
 def _stream(samples: Samples, sizes: list[int]) -> GridBlock:
     r = GridResampler(RATE, 1.0)
     blocks: list[GridBlock] = []
-    i = j = 0
-    while i < len(samples):
-        n = sizes[j % len(sizes)]
-        j += 1
-        blk = r.push(samples.slice(i, i + n))
-        i += n
+    for block in samples.chunks(sizes):
+        blk = r.push(block)
         if blk is not None:
             blocks.append(blk)
     last = r.flush()
