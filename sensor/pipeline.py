@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sensor.calibration import CalibrationProfile, apply_calibration
-from sensor.engine import AnalysisOptions, Engine, analyze
+from sensor.engine import AnalysisOptions, Engine, analyze, with_recording_defaults
 from sensor.recording import read_recording
 from sensor.summary import SessionSummary
 
@@ -21,6 +21,7 @@ def analyze_file(
     another calibration profile.
     """
     samples = apply_calibration(read_recording(path), calibration)
+    options = with_recording_defaults(options or AnalysisOptions(), samples.metadata)
     return analyze(samples, options, source=Path(path).name)
 
 
@@ -31,7 +32,8 @@ def analyze_file_with_engine(
 ) -> tuple[SessionSummary, Engine]:
     """As analyze_file, also returning the engine (for its trace, e.g. in reports)."""
     samples = apply_calibration(read_recording(path), calibration)
-    engine = Engine(options)
+    options = with_recording_defaults(options or AnalysisOptions(), samples.metadata)
+    engine = Engine(options, live=False)
     engine.feed(samples)
     engine.finish()
     sid = samples.metadata.get("session_id")

@@ -177,3 +177,19 @@ def test_python_m_sensor_subprocess(
     assert fail.stdout == ""
     assert fail.stderr.count("\n") == 1
     assert fail.stderr.startswith(f"hipthrust: {bad}:1: ")
+
+
+def test_recording_names_its_first_leg(
+    recording: tuple[Path, dict[str, Any]], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`hipthrust record --leg right` writes `# first_leg=right`: analyze follows it unless
+    the user names a leg."""
+    path, _ = recording
+    named = tmp_path / "named.csv"
+    named.write_text("# first_leg=right\n" + path.read_text())
+    legs = [s["leg"] for s in _analyze_json(capsys, str(named))["sets"]]
+    assert legs == ["right", "left", "right"]
+    legs = [s["leg"] for s in _analyze_json(capsys, str(named), "--first-leg", "left")["sets"]]
+    assert legs == ["left", "right", "left"]
+    legs = [s["leg"] for s in _analyze_json(capsys, str(path))["sets"]]  # names none: left
+    assert legs == ["left", "right", "left"]

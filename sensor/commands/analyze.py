@@ -45,8 +45,9 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--mount", choices=["hip", "bar", "auto"], default="auto",
                    help="where the sensor is worn (default: detect)")
     legs = g.add_mutually_exclusive_group()
-    legs.add_argument("--first-leg", choices=["left", "right"], default="left",
-                      help="leg of the first set; sets alternate (default: left)")
+    legs.add_argument("--first-leg", choices=["left", "right"],
+                      help="leg of the first set; sets alternate (default: the leg the "
+                      "recording names, else left)")
     legs.add_argument("--legs", type=_legs, metavar="L,R,...",
                       help="the leg of each set, e.g. left,right,left")
     g.add_argument("--pause", type=_positive, metavar="S",
@@ -60,6 +61,7 @@ def options_from_args(args: argparse.Namespace) -> AnalysisOptions:
     return AnalysisOptions(
         mount=mount,
         first_leg=Leg(getattr(args, "first_leg", None) or "left"),
+        first_leg_given=bool(getattr(args, "first_leg", None) or getattr(args, "legs", None)),
         legs=getattr(args, "legs", None),
         pause_s=getattr(args, "pause", None),
         asymmetry_threshold_pct=getattr(args, "asymmetry_threshold", 15.0),

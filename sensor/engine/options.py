@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 from sensor.summary import Leg, Mount
 
@@ -13,14 +14,28 @@ class AnalysisOptions:
 
     ``mount`` None means detect it. ``legs`` overrides the alternation that starts with
     ``first_leg``; sets past the end of the list keep alternating from its last leg.
+    ``first_leg_given`` says whether the user chose ``first_leg`` (or ``legs``): when not, a
+    recording that names its first leg (``# first_leg=`` from ``hipthrust record --leg``)
+    decides.
     """
 
     mount: Mount | None = None
     first_leg: Leg = Leg.LEFT
+    first_leg_given: bool = True
     legs: tuple[Leg, ...] | None = None
     pause_s: float | None = None
     asymmetry_threshold_pct: float = 15.0
     tilt_threshold_deg: float = 7.0
+
+
+def with_recording_defaults(
+    options: AnalysisOptions, metadata: Mapping[str, str]
+) -> AnalysisOptions:
+    """The options, with the first leg a recording names when the user named none."""
+    named = metadata.get("first_leg", "").strip().lower()
+    if options.first_leg_given or options.legs or named not in {leg.value for leg in Leg}:
+        return options
+    return replace(options, first_leg=Leg(named))
 
 
 @dataclass(frozen=True)
