@@ -31,6 +31,10 @@ def run_one(job: tuple[int, dict[str, float], str]) -> dict[str, Any]:
         from alt_sessions import make_session  # noqa: PLC0415 - only when asked for
 
         samples, truth = make_session(seed)
+    elif generator == "plain":  # the third generator, written from the spec only
+        from plain_sessions import make_session as make_plain  # noqa: PLC0415 - only when asked
+
+        samples, truth = make_plain(seed)
     else:
         samples, truth = simulate_session(seed)
     options = AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=truth["pause_s"])
@@ -124,8 +128,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0:300", help="range A:B of simulator seeds")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--generator", choices=("sim", "alt"), default="sim",
-                    help="sim: sensor.simulate; alt: the independent bench/alt_sessions.py")
+    ap.add_argument("--generator", choices=("sim", "alt", "plain"), default="sim",
+                    help="sim: sensor.simulate; alt: the independent bench/alt_sessions.py; "
+                    "plain: bench/plain_sessions.py (from the spec only)")
     ap.add_argument("--show-bad", action="store_true", help="list the sessions not all right")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
