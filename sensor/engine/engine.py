@@ -172,10 +172,10 @@ class Engine:
 
     def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
         tr = self._t
-        still = tr.still.data
+        quiet = tr.act_n.data < self.p.hold_quiet_g2
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
-        bottom = pair_moves(pm, still, self.p, top_start=False)
-        top = pair_moves(pm, still, self.p, top_start=True)
+        bottom = pair_moves(pm, quiet, self.p, top_start=False)
+        top = pair_moves(pm, quiet, self.p, top_start=True)
         cands = top if len(top) > len(bottom) else bottom
         cands = self._consistent([c for c in cands if self._returns(c)])
         events: list[Event] = []

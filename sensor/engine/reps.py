@@ -80,9 +80,13 @@ def find_moves(speed: FloatArray, dt_s: float, min_disp_m: float, merge_gap: int
 
 
 def pair_moves(
-    moves: list[Move], still: NDArray[np.bool_], p: EngineParams, top_start: bool
+    moves: list[Move], quiet: NDArray[np.bool_], p: EngineParams, top_start: bool
 ) -> list[RepCandidate]:
-    """Greedy pairing: rise then descent (or descent then rise for a top-start lift)."""
+    """Greedy pairing: rise then descent (or descent then rise for a top-start lift).
+
+    ``quiet`` marks the grid samples where the body is at most trembling (a held lockout
+    is; walking is not).
+    """
     rate = p.grid_rate_hz
     out: list[RepCandidate] = []
     i = 0
@@ -91,7 +95,7 @@ def pair_moves(
         want = -1 if top_start else 1
         if first.sign == want and second.sign == -want:
             rise, fall = (second, first) if top_start else (first, second)
-            if _plausible(rise, fall, first, second, still=still, p=p, rate=rate):
+            if _plausible(rise, fall, first, second, quiet=quiet, p=p, rate=rate):
                 out.append(RepCandidate(rise, fall, top_start))
                 i += 2
                 continue
@@ -100,7 +104,7 @@ def pair_moves(
 
 
 def _plausible(
-    rise: Move, fall: Move, first: Move, second: Move, *, still: NDArray[np.bool_],
+    rise: Move, fall: Move, first: Move, second: Move, *, quiet: NDArray[np.bool_],
     p: EngineParams, rate: float,
 ) -> bool:
     up, down = rise.disp_m, -fall.disp_m
@@ -117,9 +121,9 @@ def _plausible(
     gap = second.i0 - first.i1
     if gap / rate > p.max_hold_s:
         return False
-    # a long pause in a rep is still (walking between standing up and sitting down is
+    # a long pause in a rep is quiet (walking between standing up and sitting down is
     # not); its edges are blurred by the filters, so judge the middle half
-    middle = still[first.i1 + gap // 4 : second.i0 - gap // 4]
+    middle = quiet[first.i1 + gap // 4 : second.i0 - gap // 4]
     return not (gap / rate > p.quiet_check_s and middle.mean() < p.min_quiet_hold)
 
 

@@ -205,6 +205,7 @@ class VelocityTracker:
         self.obs: list[FloatArray] = []  # still observations (ux, uy, uz, err_g, weight)
         self.norm = Growable(0)
         self.act_a = Growable(0)
+        self.act_n = Growable(0)
         self.act_g = Growable(0)
         self.dev = Growable(0)
         self.bin_med = Growable(0)
@@ -215,6 +216,7 @@ class VelocityTracker:
         self.k0: int | None = None  # absolute grid index of sample 0
         self.floor_a = np.inf
         self.floor_g = np.inf
+        self.gyro_bias: FloatArray | None = None  # deg/s, learnt at the still moments
         self._still_raw = GrowableMask(0)
         self.long_still = GrowableMask(0)
         self.finished = False
@@ -283,6 +285,7 @@ class VelocityTracker:
             return
         idx = np.clip(np.arange(start - self.wh, stop + self.wh), 0, n_lp - 1)
         self.act_a.append(window_activity(self.acc_still.data[idx], self.wh))
+        self.act_n.append(window_activity(self.norm_still.data[idx][:, None], self.wh))
         self.dev.append(self._level_deviation(start, stop, final))
         if self.with_gyro:
             self.act_g.append(window_activity(self.gyro_lp.data[idx], self.wh))
@@ -322,21 +325,40 @@ class VelocityTracker:
             if block_end > n_act and not final:
                 return
             end = min(block_end, n_act)
-            act = self.act_a.data[done:end]
-            self.floor_a = self._floor(act, self.floor_a, _MIN_FLOOR_ACC)
+            # the norm's activity says whether the sensor moves up or down (a sway of its
+            # orientation does not change it); the vector's, whether it turns a lot
+            act_n = self.act_n.data[done:end]
+            self.floor_a = self._floor(act_n, self.floor_a, _MIN_FLOOR_ACC)
             floor = self.floor_a if np.isfinite(self.floor_a) else _DEFAULT_FLOOR_ACC
-            thr_a = max(
-                self.p.rest_ratio * floor,
-                self.p.still_acc_min_g2,
+            thr_n = max(self.p.rest_ratio * floor, self.p.still_norm_min_g2)
+            still = (
+                (act_n < thr_n)
+                & (self.act_a.data[done:end] < self.p.still_acc_min_g2)
+                & (self.dev.data[done:end] < self.p.still_level_g)
             )
-            still = (act < thr_a) & (self.dev.data[done:end] < self.p.still_level_g)
             if self.with_gyro:
                 actg = self.act_g.data[done:end]
                 self.floor_g = self._floor(actg, self.floor_g, _MIN_FLOOR_GYRO)
                 still &= actg < max(self.p.rest_ratio * self.floor_g, self.p.still_gyro_min_dps2)
+                still &= self._gyro_level_still(done, end, still)
             still |= self.gap.data[done:end]
             self._still_raw.append(still)
             done = end
+
+    def _gyro_level_still(
+        self, lo: int, hi: int, still: NDArray[np.bool_]
+    ) -> NDArray[np.bool_]:
+        """Is the gyro near its bias? A steady turn (a bar that tilts as it moves) has no
+        variance but is not still. The bias (deg/s) is the median rate over this block's
+        still samples when there are at least ``gyro_bias_min_s`` of them, else the last one.
+        """
+        gyro = self.gyro_lp.data[lo:hi]
+        if still.sum() * self.dt_s >= self.p.gyro_bias_min_s:
+            self.gyro_bias = np.median(gyro[still], axis=0)
+        if self.gyro_bias is None:
+            return np.ones(hi - lo, dtype=bool)
+        dev = np.sqrt(((gyro - self.gyro_bias) ** 2).sum(axis=1))
+        return np.asarray(dev < self.p.still_gyro_level_dps)
 
     def _decide_runs(self, final: bool) -> None:
         """Drop still runs shorter than ``min_rest``; decisions are final once a run has ended
