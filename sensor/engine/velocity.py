@@ -30,6 +30,8 @@ _DEFAULT_FLOOR_ACC = 1.5e-6  # g^2: about 1.2 mg rms after the low-pass
 _MIN_FLOOR_ACC = 1e-7
 _DEFAULT_FLOOR_GYRO = 0.05  # (deg/s)^2
 _MIN_FLOOR_GYRO = 0.002
+_SOLVE_EPS = 1e-12 * np.eye(4)  # keeps the normal equations regular
+_NO_OBS = np.empty((0, 5))
 
 
 class _Buffer:
@@ -90,12 +92,18 @@ def fit_gravity_error(obs: FloatArray, ridge: float = 0.05) -> FloatArray:
     Ridge-regularised, so with one orientation seen the slope stays near zero.
     Returns (c0, cx, cy, cz).
     """
+    # called once per motion on a few dozen rows: plain array ops, no per-call helpers
     u, e, w = obs[:, :3], obs[:, 3], obs[:, 4]
-    x = np.hstack([np.ones((u.shape[0], 1)), u - u.mean(axis=0)])
-    a = (x * w[:, None]).T @ x + np.diag([0.0, ridge, ridge, ridge]) * w.sum()
-    coef = np.linalg.solve(a + 1e-12 * np.eye(4), (x * w[:, None]).T @ e)
-    c0 = coef[0] - coef[1:] @ u.mean(axis=0)
-    return np.concatenate([[c0], coef[1:]])
+    u_mean = np.add.reduce(u, axis=0) / u.shape[0]
+    x = np.empty((u.shape[0], 4))
+    x[:, 0] = 1.0
+    np.subtract(u, u_mean, out=x[:, 1:])
+    xw_t = (x * w[:, None]).T
+    a = xw_t @ x + np.diag([0.0, ridge, ridge, ridge]) * np.add.reduce(w)
+    coef = np.linalg.solve(a + _SOLVE_EPS, xw_t @ e)
+    out = coef.copy()
+    out[0] = coef[0] - coef[1:] @ u_mean
+    return out
 
 
 def centred_fir(x: FloatArray, kernel: FloatArray) -> FloatArray:
@@ -202,8 +210,11 @@ class VelocityTracker:
         self.acc_still = Growable(3)
         self.norm_still = Growable(0)
         self.gyro_lp = Growable(3)
-        self.obs: list[FloatArray] = []  # still observations (ux, uy, uz, err_g, weight)
+        self.obs = _NO_OBS  # still observations, rows (ux, uy, uz, err_g, weight)
+        # the last uncommitted _accel: ((s, e, n), the pool it would keep, the acceleration)
+        self._accel_cache: tuple[tuple[int, int, int], FloatArray, FloatArray] | None = None
         self.norm = Growable(0)
+        self.unit = Growable(3)  # acc_lp / norm: the direction of gravity, mostly
         self.act_a = Growable(0)
         self.act_g = Growable(0)
         self.dev = Growable(0)
@@ -272,7 +283,9 @@ class VelocityTracker:
         self.norm_still.append(np.sqrt((ys[:, :3] ** 2).sum(axis=1)))
         if self.with_gyro:
             self.gyro_lp.append(ys[:, 3:6])
-        self.norm.append(np.sqrt((y**2).sum(axis=1)))
+        norm = np.sqrt((y**2).sum(axis=1))
+        self.norm.append(norm)
+        self.unit.append(y / norm[:, None])
 
     def _activity(self, final: bool) -> None:
         n_lp = self.acc_lp.n
@@ -427,53 +440,68 @@ class VelocityTracker:
         """A still stretch: gravity direction and how far its norm is from 1 g."""
         if hi <= lo or lo >= self.norm.n:
             return None
-        acc = self.acc_lp.data[lo:hi].mean(axis=0)
-        norm = float(self.norm.data[lo:hi].mean())
-        return np.array([*(acc / np.linalg.norm(acc)), norm - 1.0, hi - lo])
+        acc_s = self.acc_lp.data[lo:hi]
+        m = acc_s.shape[0]
+        acc = np.add.reduce(acc_s, axis=0) / m  # the mean, without np.mean's overhead
+        norm = float(np.add.reduce(self.norm.data[lo:hi]) / m)
+        out = np.empty(5)
+        out[:3] = acc / np.sqrt(acc.dot(acc))  # as np.linalg.norm
+        out[3] = norm - 1.0
+        out[4] = hi - lo
+        return out
 
     def _accel(self, s: int, e: int, *, commit: bool) -> FloatArray:
         """Vertical acceleration (m/s^2) over [s, e), gravity removed by the local error model
         fitted on the still moments so far and at both ends. ``commit`` keeps the two end
         observations for later fits."""
+        key = (s, e, self.norm.n)
+        cached, self._accel_cache = self._accel_cache, None
+        if commit and cached is not None and cached[0] == key:
+            # _find_rest has just computed this motion from the same observations
+            self.obs = cached[1]
+            return cached[2]
         ends_obs = [
             o for o in (self._observe(max(0, s - self.nb), s),
                         self._observe(e, min(self.norm.n, e + min(self.nb, self.min_rest))))
             if o is not None
         ]
+        # the pool keeps the last ``gravity_obs`` observations (rows ux, uy, uz, err, w)
+        kept = np.concatenate([self.obs, *[o[None, :] for o in ends_obs]])
+        kept = kept[max(0, kept.shape[0] - self.p.gravity_obs) :]
+        if commit:
+            self.obs = kept
         # Short still moments inside the motion (a brief hold at the top) show what gravity
         # reads in orientations the rests never saw.
         inner = self._inner_observations(s, e)
-        if commit:
-            self.obs += ends_obs
-            del self.obs[: -self.p.gravity_obs]
-            pool = self.obs + inner
-        else:
-            pool = (self.obs + ends_obs)[-self.p.gravity_obs :] + inner
-        acc = self.acc_lp.data[s:e]
-        u = acc / np.linalg.norm(acc, axis=1, keepdims=True)
-        obs = np.vstack(pool) if pool else np.array([[*u[0], 0.0, 1.0]])
+        u = self.unit.data[s:e]
+        obs = np.concatenate([kept, inner]) if kept.shape[0] + inner.shape[0] else (
+            np.array([[*u[0], 0.0, 1.0]]))
         # Local fit: still moments in orientations near this motion's ends count most.
-        ends = np.vstack([u[0], u[-1]])
+        ends = np.empty((2, 3))
+        ends[0], ends[1] = u[0], u[-1]
         cos = np.clip(obs[:, :3] @ ends.T, -1.0, 1.0).max(axis=1)
         near = np.exp(-((np.degrees(np.arccos(cos)) / self.p.gravity_local_deg) ** 2))
-        obs = obs.copy()
         obs[:, 4] *= near + 1e-6
         c = fit_gravity_error(obs)
         base = 1.0 + c[0] + u @ c[1:]
-        return np.asarray((self.norm.data[s:e] - base) * GRAVITY_MPS2)
+        accel = np.asarray((self.norm.data[s:e] - base) * GRAVITY_MPS2)
+        if not commit:
+            self._accel_cache = (key, kept, accel)
+        return accel
 
-    def _inner_observations(self, s: int, e: int) -> list[FloatArray]:
+    def _inner_observations(self, s: int, e: int) -> FloatArray:
+        """Observations (rows) of the still runs of at least 3 samples inside [s, e)."""
         raw = self._still_raw.data[s:e]
         if raw.size == 0 or not raw.any():
-            return []
+            return _NO_OBS
         edges = np.flatnonzero(np.diff(np.concatenate([[0], raw.astype(np.int8), [0]])))
         out = []
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
+        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
             if b - a >= 3:
-                o = self._observe(s + int(a), s + int(b))
+                o = self._observe(s + a, s + b)
                 if o is not None:
                     out.append(o)
-        return out
+        return np.array(out) if out else _NO_OBS
 
     def _close_segment(self, s: int, e: int) -> None:
         if e <= s:
