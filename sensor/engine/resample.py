@@ -45,20 +45,24 @@ def resample_block(  # noqa: PLR0917 - a pure stage: arrays and the grid, named 
     pos = t_s * rate_hz - k_from  # sample positions in grid steps from k_from
     lo = np.floor(pos).astype(np.int64)
     frac = pos - lo
-    out = np.empty((n, c))
-    sums = np.zeros((n, c))
+    columns = np.ascontiguousarray(values.T)  # (c, m): one contiguous row per channel
+    sums = np.zeros((c, n))
     weights = np.zeros(n)
     counts = np.zeros(n)
     for idx, w in ((lo, 1.0 - frac), (lo + 1, frac)):
         ok = (idx >= 0) & (idx < n) & (w > 0)
-        weights += np.bincount(idx[ok], weights=w[ok], minlength=n)
-        counts += np.bincount(idx[ok], minlength=n)
+        idx_ok, w_ok = idx[ok], w[ok]
+        weights += np.bincount(idx_ok, weights=w_ok, minlength=n)
+        counts += np.bincount(idx_ok, minlength=n)
+        weighted = np.compress(ok, columns, axis=1) * w_ok
         for j in range(c):
-            sums[:, j] += np.bincount(idx[ok], weights=w[ok] * values[ok, j], minlength=n)
+            sums[j] += np.bincount(idx_ok, weights=weighted[j], minlength=n)
     dense = (counts >= 2) & (weights >= 0.5)  # enough samples around k for a weighted mean
-    for j in range(c):
-        interp = np.interp(tg, t_s, values[:, j])
-        out[:, j] = np.where(dense, sums[:, j] / np.maximum(weights, 0.5), interp)
+    out = np.ascontiguousarray((sums / np.maximum(weights, 0.5)).T)
+    sparse = np.flatnonzero(~dense)
+    if sparse.size:  # the others: linear interpolation
+        for j in range(c):
+            out[sparse, j] = np.interp(tg[sparse], t_s, columns[j])
     right = np.searchsorted(t_s, tg, side="left").clip(1, t_s.size - 1)
     gap = (t_s[right] - t_s[right - 1]) > max_gap_s
     return GridBlock(k, out, gap)
