@@ -203,12 +203,14 @@ class VelocityTracker:
         self.wh = max(1, round(params.rest_window_s * params.grid_rate_hz / 2))
         self.block = max(1, round(params.noise_block_s * params.grid_rate_hz))
         self.min_rest = max(1, round(params.min_rest_s * params.grid_rate_hz))
+        self.cos_turn = float(np.cos(np.radians(params.zupt_turn_deg)))
         self.nb = max(1, round(params.baseline_s * params.grid_rate_hz))
         self.raw = Growable(6 if with_gyro else 3)
         self.gap = GrowableMask(0)
         self.acc_lp = Growable(3)
         self.acc_still = Growable(3)
         self.norm_still = Growable(0)
+        self.unit_still = Growable(3)  # acc_still / norm_still
         self.gyro_lp = Growable(3)
         self.obs = _NO_OBS  # still observations, rows (ux, uy, uz, err_g, weight)
         # the last uncommitted _accel: ((s, e, n), the pool it would keep, the acceleration)
@@ -280,7 +282,9 @@ class VelocityTracker:
         ys = centred_fir(x, self.kernels[1])
         self.acc_lp.append(y)
         self.acc_still.append(ys[:, :3])
-        self.norm_still.append(np.sqrt((ys[:, :3] ** 2).sum(axis=1)))
+        norm_still = np.sqrt((ys[:, :3] ** 2).sum(axis=1))
+        self.norm_still.append(norm_still)
+        self.unit_still.append(ys[:, :3] / norm_still[:, None])
         if self.with_gyro:
             self.gyro_lp.append(ys[:, 3:6])
         norm = np.sqrt((y**2).sum(axis=1))
@@ -320,36 +324,62 @@ class VelocityTracker:
         ref = np.repeat(ref_bins, b)[start - j0 * b : stop - j0 * b]
         return np.asarray(np.abs(norm[start:stop] - ref))
 
-    def _floor(self, act: FloatArray, current: float, lo: float) -> float:
-        """The quietest block's 10th percentile of activity: the sensor's noise floor."""
-        return max(lo, min(current, float(np.percentile(act, 10))))
+    def _block_p10(self, act: FloatArray, bounds: list[int]) -> FloatArray:
+        """10th percentile of ``act`` in each block [bounds[i], bounds[i + 1]); the full-size
+        blocks in one call."""
+        out = np.empty(len(bounds) - 1)
+        i = 0
+        while i < out.size:
+            lo = bounds[i]
+            j = i
+            while j < out.size and bounds[j + 1] - bounds[j] == self.block:
+                j += 1
+            if j > i:  # blocks i .. j-1 are full: one row each
+                rows = act[lo : bounds[j]].reshape(j - i, self.block)
+                out[i:j] = np.percentile(rows, 10, axis=1)
+                i = j
+            else:
+                out[i] = np.percentile(act[lo : bounds[i + 1]], 10)
+                i += 1
+        return out
 
     def _stillness(self, final: bool) -> None:
-        """Decide stillness per noise block (the block's floor must be known first)."""
+        """Decide stillness per noise block (the block's floor must be known first).
+
+        The floor is the quietest block's 10th percentile of activity so far: the sensor's
+        noise floor.
+        """
         n_act = self.act_a.n
         done = self._still_raw.n
+        if done >= n_act:
+            return
+        # blocks are aligned on the absolute grid, so chunking cannot move them
         k0 = self._k0
-        while done < n_act:
-            # blocks are aligned on the absolute grid, so chunking cannot move them
-            block_end = ((k0 + done) // self.block + 1) * self.block - k0
-            if block_end > n_act and not final:
-                return
-            end = min(block_end, n_act)
-            act = self.act_a.data[done:end]
-            self.floor_a = self._floor(act, self.floor_a, _MIN_FLOOR_ACC)
+        first_end = ((k0 + done) // self.block + 1) * self.block - k0
+        bounds = [done, *range(first_end, n_act + 1, self.block)]
+        if final and bounds[-1] < n_act:
+            bounds.append(n_act)
+        if len(bounds) < 2:
+            return
+        end = bounds[-1]
+        sizes = np.diff(bounds)
+        act = self.act_a.data[done:end]
+        p = self.p
+        thr_a = []
+        for q in self._block_p10(act, [b - done for b in bounds]).tolist():
+            self.floor_a = max(_MIN_FLOOR_ACC, min(self.floor_a, q))
             floor = self.floor_a if np.isfinite(self.floor_a) else _DEFAULT_FLOOR_ACC
-            thr_a = max(
-                self.p.rest_ratio * floor,
-                self.p.still_acc_min_g2,
-            )
-            still = (act < thr_a) & (self.dev.data[done:end] < self.p.still_level_g)
-            if self.with_gyro:
-                actg = self.act_g.data[done:end]
-                self.floor_g = self._floor(actg, self.floor_g, _MIN_FLOOR_GYRO)
-                still &= actg < max(self.p.rest_ratio * self.floor_g, self.p.still_gyro_min_dps2)
-            still |= self.gap.data[done:end]
-            self._still_raw.append(still)
-            done = end
+            thr_a.append(max(p.rest_ratio * floor, p.still_acc_min_g2))
+        still = (act < np.repeat(thr_a, sizes)) & (self.dev.data[done:end] < p.still_level_g)
+        if self.with_gyro:
+            actg = self.act_g.data[done:end]
+            thr_g = []
+            for q in self._block_p10(actg, [b - done for b in bounds]).tolist():
+                self.floor_g = max(_MIN_FLOOR_GYRO, min(self.floor_g, q))
+                thr_g.append(max(p.rest_ratio * self.floor_g, p.still_gyro_min_dps2))
+            still &= actg < np.repeat(thr_g, sizes)
+        still |= self.gap.data[done:end]
+        self._still_raw.append(still)
 
     def _decide_runs(self, final: bool) -> None:
         """Drop still runs shorter than ``min_rest``; decisions are final once a run has ended
@@ -431,10 +461,8 @@ class VelocityTracker:
 
     def _turned(self, i: int, j: int) -> bool:
         """Did the sensor's orientation change by more than ``zupt_turn_deg`` over [i, j]?"""
-        acc = self.acc_still.data[i : j + 1]
-        u = acc / np.linalg.norm(acc, axis=1, keepdims=True)
-        cos = float((u @ u[0]).min())
-        return bool(cos < np.cos(np.radians(self.p.zupt_turn_deg)))
+        u = self.unit_still.data[i : j + 1]
+        return bool(np.minimum.reduce(u @ u[0]) < self.cos_turn)
 
     def _observe(self, lo: int, hi: int) -> FloatArray | None:
         """A still stretch: gravity direction and how far its norm is from 1 g."""
@@ -479,7 +507,7 @@ class VelocityTracker:
         # Local fit: still moments in orientations near this motion's ends count most.
         ends = np.empty((2, 3))
         ends[0], ends[1] = u[0], u[-1]
-        cos = np.clip(obs[:, :3] @ ends.T, -1.0, 1.0).max(axis=1)
+        cos = np.maximum.reduce(np.minimum(np.maximum(obs[:, :3] @ ends.T, -1.0), 1.0), axis=1)
         near = np.exp(-((np.degrees(np.arccos(cos)) / self.p.gravity_local_deg) ** 2))
         obs[:, 4] *= near + 1e-6
         c = fit_gravity_error(obs)
