@@ -63,9 +63,19 @@ def resample_block(  # noqa: PLR0917 - a pure stage: arrays and the grid, named 
     if sparse.size:  # the others: linear interpolation
         for j in range(c):
             out[sparse, j] = np.interp(tg[sparse], t_s, columns[j])
-    right = np.searchsorted(t_s, tg, side="left").clip(1, t_s.size - 1)
-    gap = (t_s[right] - t_s[right - 1]) > max_gap_s
-    return GridBlock(k, out, gap)
+    return GridBlock(k, out, _in_gaps(t_s, tg, max_gap_s))
+
+
+def _in_gaps(t_s: FloatArray, tg: FloatArray, max_gap_s: float) -> NDArray[np.bool_]:
+    """Grid times ``tg`` (sorted) that fall in a gap of the samples longer than ``max_gap_s``:
+    after a sample and at or before the next one (before the first sample and after the last
+    count with the first and last intervals)."""
+    gap = np.zeros(tg.size, dtype=bool)
+    for i in np.flatnonzero(np.diff(t_s) > max_gap_s).tolist():
+        lo = 0 if i == 0 else int(np.searchsorted(tg, t_s[i], side="right"))
+        hi = tg.size if i == t_s.size - 2 else int(np.searchsorted(tg, t_s[i + 1], side="right"))
+        gap[lo:hi] = True
+    return gap
 
 
 class GridResampler:
