@@ -93,8 +93,8 @@ class Engine:
             self._t_first = float(samples.t_s[0])
         self._n_in += len(samples)
         self._t_last = float(samples.t_s[-1])
-        self._digest_t.update(np.ascontiguousarray(samples.t_s))  # the C-order bytes
-        self._digest_a.update(np.ascontiguousarray(samples.acc_g))
+        self._digest_t.update(np.ascontiguousarray(samples.t_s).data)  # the C-order bytes
+        self._digest_a.update(np.ascontiguousarray(samples.acc_g).data)
         block = self._resampler.push(samples)
         if block is not None:
             self._t.push(block.k, block.values, block.gap)
