@@ -18,7 +18,7 @@ import numpy as np
 from sensor.engine.lockout import lockout_events
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
-from sensor.engine.orientation import angle_deg, tilt_per_rep
+from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep
 from sensor.engine.reps import Move, RepCandidate, find_moves, pair_moves, phase_indices
 from sensor.engine.resample import GridResampler
 from sensor.engine.velocity import VelocityTracker
@@ -139,7 +139,7 @@ class Engine:
         speed = tr.speed.data[rs:n]
         merge = round(self.p.merge_gap_s * self.p.grid_rate_hz)
         moves = [
-            replace(m, i0=m.i0 + rs, i1=m.i1 + rs)
+            Move(m.sign, m.i0 + rs, m.i1 + rs, m.peak_mps, m.disp_m)
             for m in find_moves(speed, tr.dt_s, _MIN_MOVE_M, merge)
         ]
         if not final:
@@ -194,8 +194,8 @@ class Engine:
         acc = tr.acc_lp.data
         settle = round(0.3 * self.p.grid_rate_hz)
         a, b = min(c.rise.i0, c.fall.i0), max(c.rise.i1, c.fall.i1)
-        before = acc[max(0, a - settle) : a + 1].mean(axis=0)
-        after = acc[b : b + settle + 1].mean(axis=0)
+        before = mean_rows(acc[max(0, a - settle) : a + 1])
+        after = mean_rows(acc[b : b + settle + 1])
         return angle_deg(before, after) <= self.p.max_return_deg
 
     def _consistent(self, cands: list[RepCandidate]) -> list[RepCandidate]:
@@ -239,7 +239,7 @@ class Engine:
         settle = round(0.3 * self.p.grid_rate_hz)
         spans = [(int(x.start), int(x.lockout), int(x.bottom)) for x in ph]
         rotations = [
-            angle_deg(acc_lp[max(0, s - settle) : s + 1].mean(axis=0), acc_lp[lk])
+            angle_deg(mean_rows(acc_lp[max(0, s - settle) : s + 1]), acc_lp[lk])
             for s, lk, _ in spans
         ]
         self._rotations += rotations
