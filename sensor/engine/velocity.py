@@ -15,11 +15,13 @@ look-ahead, so chunked and whole input give the same numbers.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
+from scipy.linalg import lapack
 from scipy.signal import firwin
 
 from sensor.engine.options import EngineParams
@@ -99,11 +101,26 @@ def fit_gravity_error(obs: FloatArray, ridge: float = 0.05) -> FloatArray:
     x[:, 0] = 1.0
     np.subtract(u, u_mean, out=x[:, 1:])
     xw_t = (x * w[:, None]).T
-    a = xw_t @ x + np.diag([0.0, ridge, ridge, ridge]) * np.add.reduce(w)
-    coef = np.linalg.solve(a + _SOLVE_EPS, xw_t @ e)
+    a = xw_t @ x + _ridge_diag(ridge) * np.add.reduce(w)
+    coef = _solve(a + _SOLVE_EPS, xw_t @ e)
     out = coef.copy()
     out[0] = coef[0] - coef[1:] @ u_mean
     return out
+
+
+@functools.cache
+def _ridge_diag(ridge: float) -> FloatArray:
+    """diag(0, ridge, ridge, ridge); shared, never written to."""
+    return np.diag([0.0, ridge, ridge, ridge])
+
+
+def _solve(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``np.linalg.solve`` for one small system: the same LAPACK routine (gesv), called
+    directly (numpy's wrapper costs more than the solve)."""
+    _, _, x, info = lapack.dgesv(a, b)
+    if info != 0:
+        raise np.linalg.LinAlgError("Singular matrix")
+    return np.asarray(x, dtype=np.float64)
 
 
 def centred_fir(x: FloatArray, kernel: FloatArray) -> FloatArray:
@@ -419,18 +436,24 @@ class VelocityTracker:
         ls = self.long_still.data
         n = ls.shape[0]
         i = self.speed.n
+        speed: list[FloatArray] = []  # the pieces, appended once at the end
+        still: list[NDArray[np.bool_]] = []
         while i < n:
             if ls[i]:
                 j = _next_index(ls, i, n, False)
-                self.speed.append(np.zeros(j - i))
-                self.still.append(np.ones(j - i, dtype=bool))
+                speed.append(np.zeros(j - i))
+                still.append(np.ones(j - i, dtype=bool))
                 i = j
                 continue
             close = self._find_rest(ls, i, n, final)
             if close is None:
-                return  # the motion has not ended yet
-            self._close_segment(i, close)
+                break  # the motion has not ended yet
+            speed.append(self._close_segment(i, close))
+            still.append(np.zeros(close - i, dtype=bool))
             i = close
+        if speed:
+            self.speed.append(np.concatenate(speed))
+            self.still.append(np.concatenate(still))
 
     def _find_rest(
         self, ls: NDArray[np.bool_], i: int, n: int, final: bool
@@ -468,33 +491,40 @@ class VelocityTracker:
         """A still stretch: gravity direction and how far its norm is from 1 g."""
         if hi <= lo or lo >= self.norm.n:
             return None
+        out = np.empty(5)
+        self._observe_into(out, lo, hi)
+        return out
+
+    def _observe_into(self, out: FloatArray, lo: int, hi: int) -> None:
+        """``_observe`` written into ``out`` (5,); the stretch must hold samples."""
         acc_s = self.acc_lp.data[lo:hi]
         m = acc_s.shape[0]
         acc = np.add.reduce(acc_s, axis=0) / m  # the mean, without np.mean's overhead
-        norm = float(np.add.reduce(self.norm.data[lo:hi]) / m)
-        out = np.empty(5)
         out[:3] = acc / np.sqrt(acc.dot(acc))  # as np.linalg.norm
-        out[3] = norm - 1.0
+        out[3] = float(np.add.reduce(self.norm.data[lo:hi]) / m) - 1.0
         out[4] = hi - lo
-        return out
 
     def _accel(self, s: int, e: int, *, commit: bool) -> FloatArray:
         """Vertical acceleration (m/s^2) over [s, e), gravity removed by the local error model
         fitted on the still moments so far and at both ends. ``commit`` keeps the two end
         observations for later fits."""
-        key = (s, e, self.norm.n)
+        n_lp = self.norm.n
+        key = (s, e, n_lp)
         cached, self._accel_cache = self._accel_cache, None
         if commit and cached is not None and cached[0] == key:
             # _find_rest has just computed this motion from the same observations
             self.obs = cached[1]
             return cached[2]
-        ends_obs = [
-            o for o in (self._observe(max(0, s - self.nb), s),
-                        self._observe(e, min(self.norm.n, e + min(self.nb, self.min_rest))))
-            if o is not None
-        ]
-        # the pool keeps the last ``gravity_obs`` observations (rows ux, uy, uz, err, w)
-        kept = np.concatenate([self.obs, *[o[None, :] for o in ends_obs]])
+        # the pool keeps the last ``gravity_obs`` observations (rows ux, uy, uz, err, w),
+        # with the rests just before and just after this motion
+        ends = [(lo, hi) for lo, hi in ((max(0, s - self.nb), s),
+                                         (e, min(n_lp, e + min(self.nb, self.min_rest))))
+                if lo < hi and lo < n_lp]
+        n_old = self.obs.shape[0]
+        kept = np.empty((n_old + len(ends), 5))
+        kept[:n_old] = self.obs
+        for r, (lo, hi) in enumerate(ends, start=n_old):
+            self._observe_into(kept[r], lo, hi)
         kept = kept[max(0, kept.shape[0] - self.p.gravity_obs) :]
         if commit:
             self.obs = kept
@@ -505,9 +535,8 @@ class VelocityTracker:
         obs = np.concatenate([kept, inner]) if kept.shape[0] + inner.shape[0] else (
             np.array([[*u[0], 0.0, 1.0]]))
         # Local fit: still moments in orientations near this motion's ends count most.
-        ends = np.empty((2, 3))
-        ends[0], ends[1] = u[0], u[-1]
-        cos = np.maximum.reduce(np.minimum(np.maximum(obs[:, :3] @ ends.T, -1.0), 1.0), axis=1)
+        cos = np.maximum.reduce(np.minimum(np.maximum(obs[:, :3] @ u[[0, -1]].T, -1.0), 1.0),
+                                axis=1)
         near = np.exp(-((np.degrees(np.arccos(cos)) / self.p.gravity_local_deg) ** 2))
         obs[:, 4] *= near + 1e-6
         c = fit_gravity_error(obs)
@@ -531,12 +560,9 @@ class VelocityTracker:
                     out.append(o)
         return np.array(out) if out else _NO_OBS
 
-    def _close_segment(self, s: int, e: int) -> None:
-        if e <= s:
-            return
-        a = self._accel(s, e, commit=True)
-        self.speed.append(integrate_segment(a, self.dt_s))
-        self.still.append(np.zeros(e - s, bool))
+    def _close_segment(self, s: int, e: int) -> FloatArray:
+        """The speed (m/s) over the motion [s, e), which ends at a rest."""
+        return integrate_segment(self._accel(s, e, commit=True), self.dt_s)
 
     # -- results ------------------------------------------------------------------------
 
