@@ -123,36 +123,55 @@ def _solve(a: FloatArray, b: FloatArray) -> FloatArray:
     return np.asarray(x, dtype=np.float64)
 
 
+def edge_rows(a: FloatArray, lo: int, hi: int) -> FloatArray:
+    """Rows ``lo <= i < hi`` of ``a`` (n, c) as channel rows (c, hi - lo), contiguous;
+    indices outside ``[0, n)`` repeat the first or last row."""
+    n = a.shape[0]
+    if lo >= n or hi <= 0:  # nothing in range: every row is an end row
+        return np.ascontiguousarray(a[np.clip(np.arange(lo, hi), 0, n - 1)].T)
+    out = np.empty((a.shape[1], hi - lo))
+    a0, a1 = max(lo, 0), min(hi, n)
+    out[:, a0 - lo : a1 - lo] = a[a0:a1].T
+    out[:, : a0 - lo] = a[0][:, None]
+    out[:, a1 - lo :] = a[n - 1][:, None]
+    return out
+
+
 def centred_fir(x: FloatArray, kernel: FloatArray) -> FloatArray:
-    """Filter rows of x (n + 2h, c) with a centred kernel of 2h + 1 taps -> (n, c).
+    """Filter channel rows x (c, n + 2h) with a centred kernel of 2h + 1 taps -> (c, n).
 
     Direct convolution: every output is the same sum of products in the same order,
     however the input was chunked.
     """
-    n = x.shape[0] - kernel.size + 1
+    n = x.shape[1] - kernel.size + 1
     if n <= 0:
-        return np.empty((0, x.shape[1]))
-    out = np.empty((n, x.shape[1]))
-    for j in range(x.shape[1]):
-        out[:, j] = np.convolve(x[:, j], kernel, mode="valid")
+        return np.empty((x.shape[0], 0))
+    out = np.empty((x.shape[0], n))
+    for j in range(x.shape[0]):
+        out[j] = np.convolve(x[j], kernel, mode="valid")
     return out
 
 
 def window_activity(x: FloatArray, half: int) -> FloatArray:
-    """Mean squared deviation from the window mean, summed over columns.
+    """Mean squared deviation from the window mean, summed over channels.
 
-    ``x`` has shape (n + 2 half, c); the result (n,) is centred on each row.
+    ``x`` holds channel rows, shape (c, n + 2 half); the result (n,) is centred on each
+    sample.
     """
     box = np.full(2 * half + 1, 1.0 / (2 * half + 1))
-    n = x.shape[0] - 2 * half
+    n = x.shape[1] - 2 * half
     out = np.zeros(max(0, n))
     if n <= 0:
         return out
-    for j in range(x.shape[1]):
-        col = x[:, j] - x[half : half + n, j].mean()  # centre first: no cancellation
+    sq = np.empty(x.shape[1])
+    for row in x:
+        col = row - np.add.reduce(row[half : half + n]) / n  # centre first: no cancellation
         m1 = np.convolve(col, box, mode="valid")
-        m2 = np.convolve(col * col, box, mode="valid")
-        out += np.maximum(m2 - m1 * m1, 0.0)
+        np.multiply(col, col, out=sq)
+        m2 = np.convolve(sq, box, mode="valid")
+        np.multiply(m1, m1, out=m1)
+        np.subtract(m2, m1, out=m2)
+        out += np.maximum(m2, 0.0, out=m2)
     return out
 
 
@@ -291,22 +310,20 @@ class VelocityTracker:
         stop = n_raw if final else n_raw - self.h
         if stop <= start:
             return
-        lo, hi = start - self.h, stop + self.h
-        idx = np.clip(np.arange(lo, hi), 0, n_raw - 1)  # edges: repeat the end samples
-        x = raw[idx]
+        x = edge_rows(raw, start - self.h, stop + self.h)  # edges: repeat the end samples
         trim = self.h - self.h_speed  # the speed kernel is shorter: skip its padding
-        y = centred_fir(x[trim : x.shape[0] - trim, :3], self.k_speed)
+        y = centred_fir(x[:3, trim : x.shape[1] - trim], self.k_speed)
         ys = centred_fir(x, self.kernels[1])
-        self.acc_lp.append(y)
-        self.acc_still.append(ys[:, :3])
-        norm_still = np.sqrt((ys[:, :3] ** 2).sum(axis=1))
+        self.acc_lp.append(y.T)
+        self.acc_still.append(ys[:3].T)
+        norm_still = np.sqrt(np.add.reduce(ys[:3] ** 2, axis=0))
         self.norm_still.append(norm_still)
-        self.unit_still.append(ys[:, :3] / norm_still[:, None])
+        self.unit_still.append((ys[:3] / norm_still).T)
         if self.with_gyro:
-            self.gyro_lp.append(ys[:, 3:6])
-        norm = np.sqrt((y**2).sum(axis=1))
+            self.gyro_lp.append(ys[3:6].T)
+        norm = np.sqrt(np.add.reduce(y**2, axis=0))
         self.norm.append(norm)
-        self.unit.append(y / norm[:, None])
+        self.unit.append((y / norm).T)
 
     def _activity(self, final: bool) -> None:
         n_lp = self.acc_lp.n
@@ -315,11 +332,11 @@ class VelocityTracker:
         stop = n_lp if final else min(n_lp - self.wh, (n_lp // b - k) * b)
         if stop <= start:
             return
-        idx = np.clip(np.arange(start - self.wh, stop + self.wh), 0, n_lp - 1)
-        self.act_a.append(window_activity(self.acc_still.data[idx], self.wh))
+        lo, hi = start - self.wh, stop + self.wh  # edges: repeat the end samples
+        self.act_a.append(window_activity(edge_rows(self.acc_still.data, lo, hi), self.wh))
         self.dev.append(self._level_deviation(start, stop, final))
         if self.with_gyro:
-            self.act_g.append(window_activity(self.gyro_lp.data[idx], self.wh))
+            self.act_g.append(window_activity(edge_rows(self.gyro_lp.data, lo, hi), self.wh))
 
     def _level_deviation(self, start: int, stop: int, final: bool) -> FloatArray:
         """|norm - typical norm of the surrounding seconds| (g): a constant acceleration has
