@@ -182,9 +182,10 @@ def _next_index(mask: NDArray[np.bool_], start: int, stop: int, value: bool) -> 
     i = start
     while i < stop:
         j = min(stop, i + step)
-        hit = np.flatnonzero(mask[i:j] == value)
-        if hit.size:
-            return i + int(hit[0])
+        seg = mask[i:j]
+        hit = int(seg.argmax() if value else seg.argmin())  # the first such, if any
+        if seg[hit] == value:
+            return i + hit
         i, step = j, step * 4
     return stop
 
@@ -210,11 +211,11 @@ def integrate_segment(accel_mps2: FloatArray, dt_s: float) -> FloatArray:
     before and just after (a linear de-drift spreads the residual over the motion).
     """
     n = accel_mps2.size
-    a = accel_mps2
-    a_pad = np.concatenate([[0.0], a, [0.0]])
-    v = np.cumsum((a_pad[1:] + a_pad[:-1]) * 0.5) * dt_s  # n + 1 values, last one after
-    ramp = v[-1] * np.arange(1, n + 2) / (n + 1)
-    return np.asarray((v - ramp)[:n])
+    a_pad = np.zeros(n + 2)
+    a_pad[1 : n + 1] = accel_mps2
+    v = np.add.accumulate((a_pad[1:] + a_pad[:-1]) * 0.5) * dt_s  # n + 1 values, last after
+    ramp = v[-1] * np.arange(1, n + 1) / (n + 1)
+    return np.asarray(v[:n] - ramp)
 
 
 class VelocityTracker:
