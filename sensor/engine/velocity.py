@@ -49,8 +49,9 @@ class _Buffer:
     def append(self, x: NDArray[Any]) -> None:
         need = self.n + x.shape[0]
         if need > self._a.shape[0]:
-            cap = max(need, 2 * self._a.shape[0])
-            new = np.zeros((cap, *self._a.shape[1:]), dtype=self._a.dtype)
+            # headroom: a big block is usually followed by a few small ones (the flush)
+            cap = max(need + need // 8, 2 * self._a.shape[0])
+            new = np.empty((cap, *self._a.shape[1:]), dtype=self._a.dtype)  # [n:] unread
             new[: self.n] = self._a[: self.n]
             self._a = new
         self._a[self.n : need] = x
