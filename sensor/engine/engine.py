@@ -60,6 +60,8 @@ class Engine:
         self._with_gyro: bool | None = None
         self._sets: list[SetResult] = []
         self._region_start = 0
+        # (n_final, region start, final) of the last _close_sets call that changed nothing
+        self._idle_state: tuple[int, int, bool] | None = None
         self._mount: Mount | None = self.options.mount
         self._leg_anchor: tuple[int, Leg] | None = None  # (set index, leg) set live
         self._rotations: list[float] = []
@@ -151,6 +153,15 @@ class Engine:
     def _close_sets(self, final: bool) -> list[Event]:
         tr = self._t
         n = tr.n_final
+        state = (n, self._region_start, final)
+        if state == self._idle_state:
+            return []  # nothing new since a call that found nothing to do
+        events = self._close_sets_at(n, final)
+        self._idle_state = state if not events and self._region_start == state[1] else None
+        return events
+
+    def _close_sets_at(self, n: int, final: bool) -> list[Event]:
+        tr = self._t
         gap = round(self.p.set_gap_s * self.p.grid_rate_hz)
         events: list[Event] = []
         moves = self._moves(n, final)

@@ -355,8 +355,9 @@ class VelocityTracker:
             self.bin_med.append(np.array([np.median(norm[n_full * b :])]))
         med = self.bin_med.data
         j0, j1 = start // b, (stop - 1) // b + 1
-        pad = np.concatenate([np.repeat(med[:1], k), med, np.repeat(med[-1:], k)])
-        ref_bins = np.median(sliding_window_view(pad[j0 : j1 + 2 * k], 2 * k + 1), axis=1)
+        # bins j0 - k .. j1 + k - 1, the ends repeated past the first and last bin
+        pad = med[np.clip(np.arange(j0 - k, j1 + k), 0, med.size - 1)]
+        ref_bins = np.median(sliding_window_view(pad, 2 * k + 1), axis=1)
         ref = np.repeat(ref_bins, b)[start - j0 * b : stop - j0 * b]
         return np.asarray(np.abs(norm[start:stop] - ref))
 
