@@ -291,7 +291,18 @@ class VelocityTracker:
             self.k0 = int(k[0])
         self.raw.append(values)
         self.gap.append(gap)
-        self._advance(final=False)
+        if self._block_due():
+            self._advance(final=False)
+
+    def _block_due(self) -> bool:
+        """Can the samples so far complete a noise block? Until one completes, stillness and
+        everything after it wait, so filtering and activity wait too (one pass per block,
+        not per push; the speed and stillness come out at the same push as before)."""
+        n_lp = max(self.acc_lp.n, self.raw.n - self.h)
+        b, k = self.level_bin, self.level_bins
+        n_act = max(self.act_a.n, min(n_lp - self.wh, (n_lp // b - k) * b))
+        k0, done = self._k0, self._still_raw.n
+        return n_act >= ((k0 + done) // self.block + 1) * self.block - k0
 
     def finish(self) -> None:
         self._advance(final=True)
