@@ -556,7 +556,7 @@ class VelocityTracker:
         kept[:n_old] = self.obs
         for r, (lo, hi) in enumerate(ends, start=n_old):
             self._observe_into(kept[r], lo, hi)
-        kept = kept[max(0, kept.shape[0] - self.p.gravity_obs) :]
+        kept = kept[-self.p.gravity_obs :]  # as a list slice: 0 keeps them all
         if commit:
             self.obs = kept
         # Short still moments inside the motion (a brief hold at the top) show what gravity
