@@ -18,7 +18,7 @@ import numpy as np
 from sensor.engine.lockout import lockout_events
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
-from sensor.engine.orientation import angle_deg, tilt_per_rep
+from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep
 from sensor.engine.reps import Move, RepCandidate, find_moves, pair_moves, phase_indices
 from sensor.engine.resample import GridResampler
 from sensor.engine.velocity import VelocityTracker
@@ -60,6 +60,8 @@ class Engine:
         self._with_gyro: bool | None = None
         self._sets: list[SetResult] = []
         self._region_start = 0
+        # (n_final, region start, final) of the last _close_sets call that changed nothing
+        self._idle_state: tuple[int, int, bool] | None = None
         self._mount: Mount | None = self.options.mount
         self._leg_anchor: tuple[int, Leg] | None = None  # (set index, leg) set live
         self._rotations: list[float] = []
@@ -93,8 +95,8 @@ class Engine:
             self._t_first = float(samples.t_s[0])
         self._n_in += len(samples)
         self._t_last = float(samples.t_s[-1])
-        self._digest_t.update(np.ascontiguousarray(samples.t_s).tobytes())
-        self._digest_a.update(np.ascontiguousarray(samples.acc_g).tobytes())
+        self._digest_t.update(np.ascontiguousarray(samples.t_s).data)  # the C-order bytes
+        self._digest_a.update(np.ascontiguousarray(samples.acc_g).data)
         block = self._resampler.push(samples)
         if block is not None:
             self._t.push(block.k, block.values, block.gap)
@@ -139,7 +141,7 @@ class Engine:
         speed = tr.speed.data[rs:n]
         merge = round(self.p.merge_gap_s * self.p.grid_rate_hz)
         moves = [
-            replace(m, i0=m.i0 + rs, i1=m.i1 + rs)
+            Move(m.sign, m.i0 + rs, m.i1 + rs, m.peak_mps, m.disp_m)
             for m in find_moves(speed, tr.dt_s, _MIN_MOVE_M, merge)
         ]
         if not final:
@@ -151,6 +153,15 @@ class Engine:
     def _close_sets(self, final: bool) -> list[Event]:
         tr = self._t
         n = tr.n_final
+        state = (n, self._region_start, final)
+        if state == self._idle_state:
+            return []  # nothing new since a call that found nothing to do
+        events = self._close_sets_at(n, final)
+        self._idle_state = state if not events and self._region_start == state[1] else None
+        return events
+
+    def _close_sets_at(self, n: int, final: bool) -> list[Event]:
+        tr = self._t
         gap = round(self.p.set_gap_s * self.p.grid_rate_hz)
         events: list[Event] = []
         moves = self._moves(n, final)
@@ -194,8 +205,8 @@ class Engine:
         acc = tr.acc_lp.data
         settle = round(0.3 * self.p.grid_rate_hz)
         a, b = min(c.rise.i0, c.fall.i0), max(c.rise.i1, c.fall.i1)
-        before = acc[max(0, a - settle) : a + 1].mean(axis=0)
-        after = acc[b : b + settle + 1].mean(axis=0)
+        before = mean_rows(acc[max(0, a - settle) : a + 1])
+        after = mean_rows(acc[b : b + settle + 1])
         return angle_deg(before, after) <= self.p.max_return_deg
 
     def _consistent(self, cands: list[RepCandidate]) -> list[RepCandidate]:
@@ -239,7 +250,7 @@ class Engine:
         settle = round(0.3 * self.p.grid_rate_hz)
         spans = [(int(x.start), int(x.lockout), int(x.bottom)) for x in ph]
         rotations = [
-            angle_deg(acc_lp[max(0, s - settle) : s + 1].mean(axis=0), acc_lp[lk])
+            angle_deg(mean_rows(acc_lp[max(0, s - settle) : s + 1]), acc_lp[lk])
             for s, lk, _ in spans
         ]
         self._rotations += rotations

@@ -16,13 +16,21 @@ from sensor.samples import FloatArray
 
 
 def unit(v: FloatArray) -> FloatArray:
-    return np.asarray(v / np.linalg.norm(v, axis=-1, keepdims=True))
+    """``v`` over its norm along the last axis (np.linalg.norm's own arithmetic, inlined)."""
+    return np.asarray(v / np.sqrt(np.add.reduce(v * v, axis=-1, keepdims=True)))
+
+
+def mean_rows(a: FloatArray) -> FloatArray:
+    """``a.mean(axis=0)`` (the same arithmetic) without its per-call overhead."""
+    if a.shape[0] == 0:
+        return np.asarray(a.mean(axis=0))
+    return np.asarray(np.add.reduce(a, axis=0) / a.shape[0])
 
 
 def angle_deg(a: FloatArray, b: FloatArray) -> float:
     """Angle between two vectors, degrees."""
     c = float(np.dot(unit(a), unit(b)))
-    return float(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
+    return float(np.degrees(np.arccos(min(max(c, -1.0), 1.0))))
 
 
 def pitch_axis(directions: FloatArray) -> FloatArray:
@@ -47,9 +55,9 @@ def tilt_per_rep(
     if not spans:
         return []
     n = acc_lp.shape[0]
-    before = np.array([acc_lp[max(0, s - settle) : s + 1].mean(axis=0) for s, _, _ in spans])
+    before = np.array([mean_rows(acc_lp[max(0, s - settle) : s + 1]) for s, _, _ in spans])
     top = np.array(
-        [acc_lp[max(0, lk - settle // 2) : min(n, lk + settle // 2 + 1)].mean(axis=0)
+        [mean_rows(acc_lp[max(0, lk - settle // 2) : min(n, lk + settle // 2 + 1)])
          for _, lk, _ in spans]
     )
     b, t = unit(before), unit(top)

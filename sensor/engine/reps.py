@@ -58,15 +58,14 @@ def find_moves(speed: FloatArray, dt_s: float, min_disp_m: float, merge_gap: int
     starts = np.concatenate([[0], edges])
     ends = np.concatenate([edges, [speed.size]])
     csum = np.concatenate([[0.0], np.cumsum(speed)]) * dt_s
-    raw: list[Move] = []
-    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):
-        s = int(sign[a])
-        if s == 0:
-            continue
-        disp = float(csum[b] - csum[a])
-        if abs(disp) < min_disp_m:
-            continue
-        raw.append(Move(s, a, b, float(np.abs(speed[a:b]).max()), disp))
+    disp = csum[ends] - csum[starts]
+    keep = np.flatnonzero((sign[starts] != 0) & ~(np.abs(disp) < min_disp_m))
+    peaks = np.maximum.reduceat(np.abs(speed), starts)[keep]
+    raw = [
+        Move(int(sign[a]), a, b, pk, d)
+        for a, b, pk, d in zip(starts[keep].tolist(), ends[keep].tolist(), peaks.tolist(),
+                               disp[keep].tolist(), strict=True)
+    ]
     merged: list[Move] = []
     for m in raw:
         if merged and merged[-1].sign == m.sign and m.i0 - merged[-1].i1 <= merge_gap:

@@ -36,32 +36,58 @@ def resample_block(  # noqa: PLR0917 - a pure stage: arrays and the grid, named 
     Every grid time in range must lie within ``[t_s[0], t_s[-1]]`` and every sample within
     one step of a grid point in range must be present.
     """
+    return resample_columns(
+        t_s, np.ascontiguousarray(values.T), k_from, k_to, rate_hz, max_gap_s
+    )
+
+
+def resample_columns(  # noqa: PLR0917 - as resample_block
+    t_s: FloatArray, columns: FloatArray, k_from: int, k_to: int, rate_hz: float,
+    max_gap_s: float,
+) -> GridBlock:
+    """``resample_block`` with the (finite) values given as channel rows, shape (c, m)."""
     k = np.arange(k_from, k_to, dtype=np.int64)
     n = k.size
-    c = values.shape[1]
+    c = columns.shape[0]
     if n == 0:
         return GridBlock(k, np.empty((0, c)), np.empty(0, dtype=bool))
     tg = k / rate_hz
     pos = t_s * rate_hz - k_from  # sample positions in grid steps from k_from
     lo = np.floor(pos).astype(np.int64)
     frac = pos - lo
-    out = np.empty((n, c))
-    sums = np.zeros((n, c))
+    sums = np.zeros((c, n))
     weights = np.zeros(n)
     counts = np.zeros(n)
     for idx, w in ((lo, 1.0 - frac), (lo + 1, frac)):
+        # Samples out of range, or with no weight, add exact zeros to the end bins: the same
+        # sums as leaving them out, without copying the rest.
         ok = (idx >= 0) & (idx < n) & (w > 0)
-        weights += np.bincount(idx[ok], weights=w[ok], minlength=n)
-        counts += np.bincount(idx[ok], minlength=n)
+        bins = np.clip(idx, 0, n - 1)
+        w_ok = np.where(ok, w, 0.0)
+        weights += np.bincount(bins, weights=w_ok, minlength=n)
+        counts += np.bincount(bins, weights=ok, minlength=n)
+        weighted = columns * w_ok
         for j in range(c):
-            sums[:, j] += np.bincount(idx[ok], weights=w[ok] * values[ok, j], minlength=n)
+            sums[j] += np.bincount(bins, weights=weighted[j], minlength=n)
     dense = (counts >= 2) & (weights >= 0.5)  # enough samples around k for a weighted mean
-    for j in range(c):
-        interp = np.interp(tg, t_s, values[:, j])
-        out[:, j] = np.where(dense, sums[:, j] / np.maximum(weights, 0.5), interp)
-    right = np.searchsorted(t_s, tg, side="left").clip(1, t_s.size - 1)
-    gap = (t_s[right] - t_s[right - 1]) > max_gap_s
-    return GridBlock(k, out, gap)
+    out = np.ascontiguousarray((sums / np.maximum(weights, 0.5)).T)
+    sparse = np.flatnonzero(~dense)
+    if sparse.size:  # the others: linear interpolation
+        for j in range(c):
+            out[sparse, j] = np.interp(tg[sparse], t_s, columns[j])
+    return GridBlock(k, out, _in_gaps(t_s, tg, max_gap_s))
+
+
+def _in_gaps(t_s: FloatArray, tg: FloatArray, max_gap_s: float) -> NDArray[np.bool_]:
+    """Grid times ``tg`` (sorted) that fall in a gap of the samples longer than ``max_gap_s``:
+    after a sample and at or before the next one (before the first sample and after the last
+    count with the first and last intervals)."""
+    gap = np.zeros(tg.size, dtype=bool)
+    for i in np.flatnonzero(np.diff(t_s) > max_gap_s).tolist():
+        lo = 0 if i == 0 else int(np.searchsorted(tg, t_s[i], side="right"))
+        hi = tg.size if i == t_s.size - 2 else int(np.searchsorted(tg, t_s[i + 1], side="right"))
+        gap[lo:hi] = True
+    return gap
 
 
 class GridResampler:
@@ -71,19 +97,22 @@ class GridResampler:
         self.rate_hz = rate_hz
         self.max_gap_s = max_gap_s
         self._t = np.empty(0)
-        self._v = np.empty((0, 0))
+        self._v = np.empty((0, 0))  # channel rows (c, m)
         self._next_k: int | None = None
 
     def push(self, samples: Samples) -> GridBlock | None:
         """Add samples; return the grid points that are now final (or None)."""
         if len(samples) == 0:
             return None
-        cols = [samples.acc_g] + ([samples.gyro_dps] if samples.gyro_dps is not None else [])
-        v = np.hstack(cols)
+        # channel rows (c, m), contiguous: acc, then gyro
+        v = np.empty((3 if samples.gyro_dps is None else 6, len(samples)))
+        v[:3] = samples.acc_g.T
+        if samples.gyro_dps is not None:
+            v[3:] = samples.gyro_dps.T
         if self._t.size:
             keep = samples.t_s >= self._t[-1]  # drop samples that go back in time
             self._t = np.concatenate([self._t, samples.t_s[keep]])
-            self._v = np.vstack([self._v, v[keep]])
+            self._v = np.ascontiguousarray(np.concatenate([self._v, v[:, keep]], axis=1))
         else:
             self._t, self._v = samples.t_s.copy(), v
         if self._next_k is None:
@@ -92,7 +121,7 @@ class GridResampler:
         k_last = int(np.ceil(self._t[-1] * self.rate_hz)) - 2
         if k_last < self._next_k:
             return None
-        block = resample_block(
+        block = resample_columns(
             self._t, self._v, self._next_k, k_last + 1, self.rate_hz, self.max_gap_s
         )
         self._next_k = k_last + 1
@@ -100,7 +129,7 @@ class GridResampler:
         # last one before (for interpolation).
         t_next = (self._next_k - 1) / self.rate_hz
         first = max(0, int(np.searchsorted(self._t, t_next, side="left")) - 1)
-        self._t, self._v = self._t[first:], self._v[first:]
+        self._t, self._v = self._t[first:], self._v[:, first:]
         return block
 
     def flush(self) -> GridBlock | None:
@@ -110,7 +139,7 @@ class GridResampler:
         k_last = int(np.floor(self._t[-1] * self.rate_hz + 1e-9))
         if k_last < self._next_k:
             return None
-        block = resample_block(
+        block = resample_columns(
             self._t, self._v, self._next_k, k_last + 1, self.rate_hz, self.max_gap_s
         )
         self._next_k = k_last + 1

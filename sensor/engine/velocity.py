@@ -15,11 +15,14 @@ look-ahead, so chunked and whole input give the same numbers.
 
 from __future__ import annotations
 
+import functools
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
+from scipy.linalg import lapack
 from scipy.signal import firwin
 
 from sensor.engine.options import EngineParams
@@ -30,6 +33,8 @@ _DEFAULT_FLOOR_ACC = 1.5e-6  # g^2: about 1.2 mg rms after the low-pass
 _MIN_FLOOR_ACC = 1e-7
 _DEFAULT_FLOOR_GYRO = 0.05  # (deg/s)^2
 _MIN_FLOOR_GYRO = 0.002
+_SOLVE_EPS = 1e-12 * np.eye(4)  # keeps the normal equations regular
+_NO_OBS = np.empty((0, 5))
 
 
 class _Buffer:
@@ -45,8 +50,9 @@ class _Buffer:
     def append(self, x: NDArray[Any]) -> None:
         need = self.n + x.shape[0]
         if need > self._a.shape[0]:
-            cap = max(need, 2 * self._a.shape[0])
-            new = np.zeros((cap, *self._a.shape[1:]), dtype=self._a.dtype)
+            # headroom: a big block is usually followed by a few small ones (the flush)
+            cap = max(need + need // 8, 2 * self._a.shape[0])
+            new = np.empty((cap, *self._a.shape[1:]), dtype=self._a.dtype)  # [n:] unread
             new[: self.n] = self._a[: self.n]
             self._a = new
         self._a[self.n : need] = x
@@ -90,44 +96,84 @@ def fit_gravity_error(obs: FloatArray, ridge: float = 0.05) -> FloatArray:
     Ridge-regularised, so with one orientation seen the slope stays near zero.
     Returns (c0, cx, cy, cz).
     """
+    # called once per motion on a few dozen rows: plain array ops, no per-call helpers
     u, e, w = obs[:, :3], obs[:, 3], obs[:, 4]
-    x = np.hstack([np.ones((u.shape[0], 1)), u - u.mean(axis=0)])
-    a = (x * w[:, None]).T @ x + np.diag([0.0, ridge, ridge, ridge]) * w.sum()
-    coef = np.linalg.solve(a + 1e-12 * np.eye(4), (x * w[:, None]).T @ e)
-    c0 = coef[0] - coef[1:] @ u.mean(axis=0)
-    return np.concatenate([[c0], coef[1:]])
+    u_mean = np.add.reduce(u, axis=0) / u.shape[0]
+    x = np.empty((u.shape[0], 4))
+    x[:, 0] = 1.0
+    np.subtract(u, u_mean, out=x[:, 1:])
+    xw_t = (x * w[:, None]).T
+    a = xw_t @ x + _ridge_diag(ridge) * np.add.reduce(w)
+    coef = _solve(a + _SOLVE_EPS, xw_t @ e)
+    out = coef.copy()
+    out[0] = coef[0] - coef[1:] @ u_mean
+    return out
+
+
+@functools.cache
+def _ridge_diag(ridge: float) -> FloatArray:
+    """diag(0, ridge, ridge, ridge); shared, never written to."""
+    return np.diag([0.0, ridge, ridge, ridge])
+
+
+def _solve(a: FloatArray, b: FloatArray) -> FloatArray:
+    """``np.linalg.solve`` for one small system: the same LAPACK routine (gesv), called
+    directly (numpy's wrapper costs more than the solve)."""
+    _, _, x, info = lapack.dgesv(a, b)
+    if info != 0:
+        raise np.linalg.LinAlgError("Singular matrix")
+    return np.asarray(x, dtype=np.float64)
+
+
+def edge_rows(a: FloatArray, lo: int, hi: int) -> FloatArray:
+    """Rows ``lo <= i < hi`` of ``a`` (n, c) as channel rows (c, hi - lo), contiguous;
+    indices outside ``[0, n)`` repeat the first or last row."""
+    n = a.shape[0]
+    if lo >= n or hi <= 0:  # nothing in range: every row is an end row
+        return np.ascontiguousarray(a[np.clip(np.arange(lo, hi), 0, n - 1)].T)
+    out = np.empty((a.shape[1], hi - lo))
+    a0, a1 = max(lo, 0), min(hi, n)
+    out[:, a0 - lo : a1 - lo] = a[a0:a1].T
+    out[:, : a0 - lo] = a[0][:, None]
+    out[:, a1 - lo :] = a[n - 1][:, None]
+    return out
 
 
 def centred_fir(x: FloatArray, kernel: FloatArray) -> FloatArray:
-    """Filter rows of x (n + 2h, c) with a centred kernel of 2h + 1 taps -> (n, c).
+    """Filter channel rows x (c, n + 2h) with a centred kernel of 2h + 1 taps -> (c, n).
 
     Direct convolution: every output is the same sum of products in the same order,
     however the input was chunked.
     """
-    n = x.shape[0] - kernel.size + 1
+    n = x.shape[1] - kernel.size + 1
     if n <= 0:
-        return np.empty((0, x.shape[1]))
-    out = np.empty((n, x.shape[1]))
-    for j in range(x.shape[1]):
-        out[:, j] = np.convolve(x[:, j], kernel, mode="valid")
+        return np.empty((x.shape[0], 0))
+    out = np.empty((x.shape[0], n))
+    for j in range(x.shape[0]):
+        out[j] = np.convolve(x[j], kernel, mode="valid")
     return out
 
 
 def window_activity(x: FloatArray, half: int) -> FloatArray:
-    """Mean squared deviation from the window mean, summed over columns.
+    """Mean squared deviation from the window mean, summed over channels.
 
-    ``x`` has shape (n + 2 half, c); the result (n,) is centred on each row.
+    ``x`` holds channel rows, shape (c, n + 2 half); the result (n,) is centred on each
+    sample.
     """
     box = np.full(2 * half + 1, 1.0 / (2 * half + 1))
-    n = x.shape[0] - 2 * half
+    n = x.shape[1] - 2 * half
     out = np.zeros(max(0, n))
     if n <= 0:
         return out
-    for j in range(x.shape[1]):
-        col = x[:, j] - x[half : half + n, j].mean()  # centre first: no cancellation
+    sq = np.empty(x.shape[1])
+    for row in x:
+        col = row - np.add.reduce(row[half : half + n]) / n  # centre first: no cancellation
         m1 = np.convolve(col, box, mode="valid")
-        m2 = np.convolve(col * col, box, mode="valid")
-        out += np.maximum(m2 - m1 * m1, 0.0)
+        np.multiply(col, col, out=sq)
+        m2 = np.convolve(sq, box, mode="valid")
+        np.multiply(m1, m1, out=m1)
+        np.subtract(m2, m1, out=m2)
+        out += np.maximum(m2, 0.0, out=m2)
     return out
 
 
@@ -138,9 +184,10 @@ def _next_index(mask: NDArray[np.bool_], start: int, stop: int, value: bool) -> 
     i = start
     while i < stop:
         j = min(stop, i + step)
-        hit = np.flatnonzero(mask[i:j] == value)
-        if hit.size:
-            return i + int(hit[0])
+        seg = mask[i:j]
+        hit = int(seg.argmax() if value else seg.argmin())  # the first such, if any
+        if seg[hit] == value:
+            return i + hit
         i, step = j, step * 4
     return stop
 
@@ -166,11 +213,11 @@ def integrate_segment(accel_mps2: FloatArray, dt_s: float) -> FloatArray:
     before and just after (a linear de-drift spreads the residual over the motion).
     """
     n = accel_mps2.size
-    a = accel_mps2
-    a_pad = np.concatenate([[0.0], a, [0.0]])
-    v = np.cumsum((a_pad[1:] + a_pad[:-1]) * 0.5) * dt_s  # n + 1 values, last one after
-    ramp = v[-1] * np.arange(1, n + 2) / (n + 1)
-    return np.asarray((v - ramp)[:n])
+    a_pad = np.zeros(n + 2)
+    a_pad[1 : n + 1] = accel_mps2
+    v = np.add.accumulate((a_pad[1:] + a_pad[:-1]) * 0.5) * dt_s  # n + 1 values, last after
+    ramp = v[-1] * np.arange(1, n + 1) / (n + 1)
+    return np.asarray(v[:n] - ramp)
 
 
 class VelocityTracker:
@@ -195,15 +242,20 @@ class VelocityTracker:
         self.wh = max(1, round(params.rest_window_s * params.grid_rate_hz / 2))
         self.block = max(1, round(params.noise_block_s * params.grid_rate_hz))
         self.min_rest = max(1, round(params.min_rest_s * params.grid_rate_hz))
+        self.cos_turn = float(np.cos(np.radians(params.zupt_turn_deg)))
         self.nb = max(1, round(params.baseline_s * params.grid_rate_hz))
         self.raw = Growable(6 if with_gyro else 3)
         self.gap = GrowableMask(0)
         self.acc_lp = Growable(3)
         self.acc_still = Growable(3)
         self.norm_still = Growable(0)
+        self.unit_still = Growable(3)  # acc_still / norm_still
         self.gyro_lp = Growable(3)
-        self.obs: list[FloatArray] = []  # still observations (ux, uy, uz, err_g, weight)
+        self.obs = _NO_OBS  # still observations, rows (ux, uy, uz, err_g, weight)
+        # the last uncommitted _accel: ((s, e, n), the pool it would keep, the acceleration)
+        self._accel_cache: tuple[tuple[int, int, int], FloatArray, FloatArray] | None = None
         self.norm = Growable(0)
+        self.unit = Growable(3)  # acc_lp / norm: the direction of gravity, mostly
         self.act_a = Growable(0)
         self.act_n = Growable(0)
         self.act_g = Growable(0)
@@ -242,7 +294,18 @@ class VelocityTracker:
             self.k0 = int(k[0])
         self.raw.append(values)
         self.gap.append(gap)
-        self._advance(final=False)
+        if self._block_due():
+            self._advance(final=False)
+
+    def _block_due(self) -> bool:
+        """Can the samples so far complete a noise block? Until one completes, stillness and
+        everything after it wait, so filtering and activity wait too (one pass per block,
+        not per push; the speed and stillness come out at the same push as before)."""
+        n_lp = max(self.acc_lp.n, self.raw.n - self.h)
+        b, k = self.level_bin, self.level_bins
+        n_act = max(self.act_a.n, min(n_lp - self.wh, (n_lp // b - k) * b))
+        k0, done = self._k0, self._still_raw.n
+        return n_act >= ((k0 + done) // self.block + 1) * self.block - k0
 
     def finish(self) -> None:
         self._advance(final=True)
@@ -263,18 +326,20 @@ class VelocityTracker:
         stop = n_raw if final else n_raw - self.h
         if stop <= start:
             return
-        lo, hi = start - self.h, stop + self.h
-        idx = np.clip(np.arange(lo, hi), 0, n_raw - 1)  # edges: repeat the end samples
-        x = raw[idx]
+        x = edge_rows(raw, start - self.h, stop + self.h)  # edges: repeat the end samples
         trim = self.h - self.h_speed  # the speed kernel is shorter: skip its padding
-        y = centred_fir(x[trim : x.shape[0] - trim, :3], self.k_speed)
+        y = centred_fir(x[:3, trim : x.shape[1] - trim], self.k_speed)
         ys = centred_fir(x, self.kernels[1])
-        self.acc_lp.append(y)
-        self.acc_still.append(ys[:, :3])
-        self.norm_still.append(np.sqrt((ys[:, :3] ** 2).sum(axis=1)))
+        self.acc_lp.append(y.T)
+        self.acc_still.append(ys[:3].T)
+        norm_still = np.sqrt(np.add.reduce(ys[:3] ** 2, axis=0))
+        self.norm_still.append(norm_still)
+        self.unit_still.append((ys[:3] / norm_still).T)
         if self.with_gyro:
-            self.gyro_lp.append(ys[:, 3:6])
-        self.norm.append(np.sqrt((y**2).sum(axis=1)))
+            self.gyro_lp.append(ys[3:6].T)
+        norm = np.sqrt(np.add.reduce(y**2, axis=0))
+        self.norm.append(norm)
+        self.unit.append((y / norm).T)
 
     def _activity(self, final: bool) -> None:
         n_lp = self.acc_lp.n
@@ -283,12 +348,13 @@ class VelocityTracker:
         stop = n_lp if final else min(n_lp - self.wh, (n_lp // b - k) * b)
         if stop <= start:
             return
-        idx = np.clip(np.arange(start - self.wh, stop + self.wh), 0, n_lp - 1)
-        self.act_a.append(window_activity(self.acc_still.data[idx], self.wh))
-        self.act_n.append(window_activity(self.norm_still.data[idx][:, None], self.wh))
+        lo, hi = start - self.wh, stop + self.wh  # edges: repeat the end samples
+        self.act_a.append(window_activity(edge_rows(self.acc_still.data, lo, hi), self.wh))
+        norm_rows = edge_rows(self.norm_still.data[:, None], lo, hi)
+        self.act_n.append(window_activity(norm_rows, self.wh))
         self.dev.append(self._level_deviation(start, stop, final))
         if self.with_gyro:
-            self.act_g.append(window_activity(self.gyro_lp.data[idx], self.wh))
+            self.act_g.append(window_activity(edge_rows(self.gyro_lp.data, lo, hi), self.wh))
 
     def _level_deviation(self, start: int, stop: int, final: bool) -> FloatArray:
         """|norm - typical norm of the surrounding seconds| (g): a constant acceleration has
@@ -305,45 +371,77 @@ class VelocityTracker:
             self.bin_med.append(np.array([np.median(norm[n_full * b :])]))
         med = self.bin_med.data
         j0, j1 = start // b, (stop - 1) // b + 1
-        pad = np.concatenate([np.repeat(med[:1], k), med, np.repeat(med[-1:], k)])
-        ref_bins = np.median(sliding_window_view(pad[j0 : j1 + 2 * k], 2 * k + 1), axis=1)
+        # bins j0 - k .. j1 + k - 1, the ends repeated past the first and last bin
+        pad = med[np.clip(np.arange(j0 - k, j1 + k), 0, med.size - 1)]
+        ref_bins = np.median(sliding_window_view(pad, 2 * k + 1), axis=1)
         ref = np.repeat(ref_bins, b)[start - j0 * b : stop - j0 * b]
         return np.asarray(np.abs(norm[start:stop] - ref))
 
-    def _floor(self, act: FloatArray, current: float, lo: float) -> float:
-        """The quietest block's 10th percentile of activity: the sensor's noise floor."""
-        return max(lo, min(current, float(np.percentile(act, 10))))
+    def _block_p10(self, act: FloatArray, bounds: list[int]) -> FloatArray:
+        """10th percentile of ``act`` in each block [bounds[i], bounds[i + 1]); the full-size
+        blocks in one call."""
+        out = np.empty(len(bounds) - 1)
+        i = 0
+        while i < out.size:
+            lo = bounds[i]
+            j = i
+            while j < out.size and bounds[j + 1] - bounds[j] == self.block:
+                j += 1
+            if j > i:  # blocks i .. j-1 are full: one row each
+                rows = act[lo : bounds[j]].reshape(j - i, self.block)
+                out[i:j] = np.percentile(rows, 10, axis=1)
+                i = j
+            else:
+                out[i] = np.percentile(act[lo : bounds[i + 1]], 10)
+                i += 1
+        return out
 
     def _stillness(self, final: bool) -> None:
-        """Decide stillness per noise block (the block's floor must be known first)."""
+        """Decide stillness per noise block (the block's floor must be known first).
+
+        The floor is the quietest block's 10th percentile of activity so far: the sensor's
+        noise floor.
+        """
         n_act = self.act_a.n
         done = self._still_raw.n
+        if done >= n_act:
+            return
+        # blocks are aligned on the absolute grid, so chunking cannot move them
         k0 = self._k0
-        while done < n_act:
-            # blocks are aligned on the absolute grid, so chunking cannot move them
-            block_end = ((k0 + done) // self.block + 1) * self.block - k0
-            if block_end > n_act and not final:
-                return
-            end = min(block_end, n_act)
-            # the norm's activity says whether the sensor moves up or down (a sway of its
-            # orientation does not change it); the vector's, whether it turns a lot
-            act_n = self.act_n.data[done:end]
-            self.floor_a = self._floor(act_n, self.floor_a, _MIN_FLOOR_ACC)
+        first_end = ((k0 + done) // self.block + 1) * self.block - k0
+        bounds = [done, *range(first_end, n_act + 1, self.block)]
+        if final and bounds[-1] < n_act:
+            bounds.append(n_act)
+        if len(bounds) < 2:
+            return
+        end = bounds[-1]
+        sizes = np.diff(bounds)
+        rel = [b - done for b in bounds]
+        p = self.p
+        # the norm's activity says whether the sensor moves up or down (a sway of its
+        # orientation does not change it); the vector's, whether it turns a lot
+        act_n = self.act_n.data[done:end]
+        thr_n = []
+        for q in self._block_p10(act_n, rel).tolist():
+            self.floor_a = max(_MIN_FLOOR_ACC, min(self.floor_a, q))
             floor = self.floor_a if np.isfinite(self.floor_a) else _DEFAULT_FLOOR_ACC
-            thr_n = max(self.p.rest_ratio * floor, self.p.still_norm_min_g2)
-            still = (
-                (act_n < thr_n)
-                & (self.act_a.data[done:end] < self.p.still_acc_min_g2)
-                & (self.dev.data[done:end] < self.p.still_level_g)
-            )
-            if self.with_gyro:
-                actg = self.act_g.data[done:end]
-                self.floor_g = self._floor(actg, self.floor_g, _MIN_FLOOR_GYRO)
-                still &= actg < max(self.p.rest_ratio * self.floor_g, self.p.still_gyro_min_dps2)
-                still &= self._gyro_level_still(done, end, still)
-            still |= self.gap.data[done:end]
-            self._still_raw.append(still)
-            done = end
+            thr_n.append(max(p.rest_ratio * floor, p.still_norm_min_g2))
+        still = (
+            (act_n < np.repeat(thr_n, sizes))
+            & (self.act_a.data[done:end] < p.still_acc_min_g2)
+            & (self.dev.data[done:end] < p.still_level_g)
+        )
+        if self.with_gyro:
+            actg = self.act_g.data[done:end]
+            thr_g = []
+            for q in self._block_p10(actg, rel).tolist():
+                self.floor_g = max(_MIN_FLOOR_GYRO, min(self.floor_g, q))
+                thr_g.append(max(p.rest_ratio * self.floor_g, p.still_gyro_min_dps2))
+            still &= actg < np.repeat(thr_g, sizes)
+            for lo, hi in pairwise(rel):  # the bias, block by block
+                still[lo:hi] &= self._gyro_level_still(done + lo, done + hi, still[lo:hi])
+        still |= self.gap.data[done:end]
+        self._still_raw.append(still)
 
     def _gyro_level_still(
         self, lo: int, hi: int, still: NDArray[np.bool_]
@@ -398,18 +496,24 @@ class VelocityTracker:
         ls = self.long_still.data
         n = ls.shape[0]
         i = self.speed.n
+        speed: list[FloatArray] = []  # the pieces, appended once at the end
+        still: list[NDArray[np.bool_]] = []
         while i < n:
             if ls[i]:
                 j = _next_index(ls, i, n, False)
-                self.speed.append(np.zeros(j - i))
-                self.still.append(np.ones(j - i, dtype=bool))
+                speed.append(np.zeros(j - i))
+                still.append(np.ones(j - i, dtype=bool))
                 i = j
                 continue
             close = self._find_rest(ls, i, n, final)
             if close is None:
-                return  # the motion has not ended yet
-            self._close_segment(i, close)
+                break  # the motion has not ended yet
+            speed.append(self._close_segment(i, close))
+            still.append(np.zeros(close - i, dtype=bool))
             i = close
+        if speed:
+            self.speed.append(np.concatenate(speed))
+            self.still.append(np.concatenate(still))
 
     def _find_rest(
         self, ls: NDArray[np.bool_], i: int, n: int, final: bool
@@ -440,69 +544,85 @@ class VelocityTracker:
 
     def _turned(self, i: int, j: int) -> bool:
         """Did the sensor's orientation change by more than ``zupt_turn_deg`` over [i, j]?"""
-        acc = self.acc_still.data[i : j + 1]
-        u = acc / np.linalg.norm(acc, axis=1, keepdims=True)
-        cos = float((u @ u[0]).min())
-        return bool(cos < np.cos(np.radians(self.p.zupt_turn_deg)))
+        u = self.unit_still.data[i : j + 1]
+        return bool(np.minimum.reduce(u @ u[0]) < self.cos_turn)
 
     def _observe(self, lo: int, hi: int) -> FloatArray | None:
         """A still stretch: gravity direction and how far its norm is from 1 g."""
         if hi <= lo or lo >= self.norm.n:
             return None
-        acc = self.acc_lp.data[lo:hi].mean(axis=0)
-        norm = float(self.norm.data[lo:hi].mean())
-        return np.array([*(acc / np.linalg.norm(acc)), norm - 1.0, hi - lo])
+        out = np.empty(5)
+        self._observe_into(out, lo, hi)
+        return out
+
+    def _observe_into(self, out: FloatArray, lo: int, hi: int) -> None:
+        """``_observe`` written into ``out`` (5,); the stretch must hold samples."""
+        acc_s = self.acc_lp.data[lo:hi]
+        m = acc_s.shape[0]
+        acc = np.add.reduce(acc_s, axis=0) / m  # the mean, without np.mean's overhead
+        out[:3] = acc / np.sqrt(acc.dot(acc))  # as np.linalg.norm
+        out[3] = float(np.add.reduce(self.norm.data[lo:hi]) / m) - 1.0
+        out[4] = hi - lo
 
     def _accel(self, s: int, e: int, *, commit: bool) -> FloatArray:
         """Vertical acceleration (m/s^2) over [s, e), gravity removed by the local error model
         fitted on the still moments so far and at both ends. ``commit`` keeps the two end
         observations for later fits."""
-        ends_obs = [
-            o for o in (self._observe(max(0, s - self.nb), s),
-                        self._observe(e, min(self.norm.n, e + min(self.nb, self.min_rest))))
-            if o is not None
-        ]
+        n_lp = self.norm.n
+        key = (s, e, n_lp)
+        cached, self._accel_cache = self._accel_cache, None
+        if commit and cached is not None and cached[0] == key:
+            # _find_rest has just computed this motion from the same observations
+            self.obs = cached[1]
+            return cached[2]
+        # the pool keeps the last ``gravity_obs`` observations (rows ux, uy, uz, err, w),
+        # with the rests just before and just after this motion
+        ends = [(lo, hi) for lo, hi in ((max(0, s - self.nb), s),
+                                         (e, min(n_lp, e + min(self.nb, self.min_rest))))
+                if lo < hi and lo < n_lp]
+        n_old = self.obs.shape[0]
+        kept = np.empty((n_old + len(ends), 5))
+        kept[:n_old] = self.obs
+        for r, (lo, hi) in enumerate(ends, start=n_old):
+            self._observe_into(kept[r], lo, hi)
+        kept = kept[-self.p.gravity_obs :]  # as a list slice: 0 keeps them all
+        if commit:
+            self.obs = kept
         # Short still moments inside the motion (a brief hold at the top) show what gravity
         # reads in orientations the rests never saw.
         inner = self._inner_observations(s, e)
-        if commit:
-            self.obs += ends_obs
-            del self.obs[: -self.p.gravity_obs]
-            pool = self.obs + inner
-        else:
-            pool = (self.obs + ends_obs)[-self.p.gravity_obs :] + inner
-        acc = self.acc_lp.data[s:e]
-        u = acc / np.linalg.norm(acc, axis=1, keepdims=True)
-        obs = np.vstack(pool) if pool else np.array([[*u[0], 0.0, 1.0]])
+        u = self.unit.data[s:e]
+        obs = np.concatenate([kept, inner]) if kept.shape[0] + inner.shape[0] else (
+            np.array([[*u[0], 0.0, 1.0]]))
         # Local fit: still moments in orientations near this motion's ends count most.
-        ends = np.vstack([u[0], u[-1]])
-        cos = np.clip(obs[:, :3] @ ends.T, -1.0, 1.0).max(axis=1)
+        cos = np.maximum.reduce(np.minimum(np.maximum(obs[:, :3] @ u[[0, -1]].T, -1.0), 1.0),
+                                axis=1)
         near = np.exp(-((np.degrees(np.arccos(cos)) / self.p.gravity_local_deg) ** 2))
-        obs = obs.copy()
         obs[:, 4] *= near + 1e-6
         c = fit_gravity_error(obs)
         base = 1.0 + c[0] + u @ c[1:]
-        return np.asarray((self.norm.data[s:e] - base) * GRAVITY_MPS2)
+        accel = np.asarray((self.norm.data[s:e] - base) * GRAVITY_MPS2)
+        if not commit:
+            self._accel_cache = (key, kept, accel)
+        return accel
 
-    def _inner_observations(self, s: int, e: int) -> list[FloatArray]:
+    def _inner_observations(self, s: int, e: int) -> FloatArray:
+        """Observations (rows) of the still runs of at least 3 samples inside [s, e)."""
         raw = self._still_raw.data[s:e]
         if raw.size == 0 or not raw.any():
-            return []
+            return _NO_OBS
         edges = np.flatnonzero(np.diff(np.concatenate([[0], raw.astype(np.int8), [0]])))
         out = []
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
+        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
             if b - a >= 3:
-                o = self._observe(s + int(a), s + int(b))
+                o = self._observe(s + a, s + b)
                 if o is not None:
                     out.append(o)
-        return out
+        return np.array(out) if out else _NO_OBS
 
-    def _close_segment(self, s: int, e: int) -> None:
-        if e <= s:
-            return
-        a = self._accel(s, e, commit=True)
-        self.speed.append(integrate_segment(a, self.dt_s))
-        self.still.append(np.zeros(e - s, bool))
+    def _close_segment(self, s: int, e: int) -> FloatArray:
+        """The speed (m/s) over the motion [s, e), which ends at a rest."""
+        return integrate_segment(self._accel(s, e, commit=True), self.dt_s)
 
     # -- results ------------------------------------------------------------------------
 
