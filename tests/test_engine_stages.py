@@ -563,3 +563,53 @@ def test_leg_stats_and_per_leg() -> None:
     assert legs[Leg.RIGHT].concentric_sd_s == 0.0
     assert leg_stats(left.reps).concentric_sd_s == pytest.approx(math.sqrt(0.08))
     assert per_leg([]) == {}
+
+
+# -- stage 2: stillness ------------------------------------------------------------------------
+
+
+def _tracked(acc_g: FloatArray, gyro_dps: FloatArray | None = None) -> Any:
+    """Run a VelocityTracker over grid samples (50 Hz) and return it."""
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    values = acc_g if gyro_dps is None else np.hstack([acc_g, gyro_dps])
+    tr = VelocityTracker(EngineParams(), with_gyro=gyro_dps is not None)
+    n = values.shape[0]
+    tr.push(np.arange(n, dtype=np.int64), values, np.zeros(n, dtype=bool))
+    tr.finish()
+    return tr
+
+
+def _tilted(angle_rad: FloatArray) -> FloatArray:
+    """Gravity (1 g) seen by a sensor tipped by ``angle_rad`` about its x axis."""
+    return np.column_stack([np.zeros_like(angle_rad), np.sin(angle_rad), np.cos(angle_rad)])
+
+
+def test_orientation_sway_at_rest_is_still() -> None:
+    """A held lockout sways (+-1.5 deg at 0.8 Hz): the gravity vector moves, its norm does not,
+    and nothing goes up or down: still."""
+    t = np.arange(int(40 * RATE)) * DT
+    rng = np.random.default_rng(3)
+    acc = _tilted(np.radians(1.5) * np.sin(2 * np.pi * 0.8 * t)) + rng.normal(0, 1e-3, (t.size, 3))
+    tr = _tracked(acc)
+    middle = slice(int(2 * RATE), int(38 * RATE))
+    assert tr.act_a.data[middle].mean() > 1.5e-5  # the whole vector is busy ...
+    assert tr._still_raw.data[middle].mean() > 0.95  # ... yet it is still
+    assert np.abs(tr.speed.data).max() == 0.0
+
+
+def test_steady_turn_with_gyro_is_not_still() -> None:
+    """Turning at a steady 5 deg/s has no acceleration and no gyro variance; the gyro's level
+    (against the bias learnt at rest, 0.3 deg/s) says it moves."""
+    n_rest, n_turn = int(10 * RATE), int(10 * RATE)
+    rate_dps = np.concatenate([np.zeros(n_rest), np.full(n_turn, 5.0), np.zeros(n_rest)])
+    angle = np.radians(np.cumsum(rate_dps) * DT)
+    rng = np.random.default_rng(4)
+    acc = _tilted(angle) + rng.normal(0, 1e-3, (angle.size, 3))
+    gyro = np.column_stack([rate_dps + 0.3, np.full(angle.size, 0.3), np.full(angle.size, 0.3)])
+    gyro = gyro + rng.normal(0, 0.05, gyro.shape)
+    still = _tracked(acc, gyro)._still_raw.data
+    rest = slice(int(1 * RATE), n_rest - int(1 * RATE))
+    turn = slice(n_rest + int(1 * RATE), n_rest + n_turn - int(1 * RATE))
+    assert still[rest].mean() > 0.95
+    assert not still[turn].any()

@@ -447,12 +447,16 @@ class VelocityTracker:
         self, lo: int, hi: int, still: NDArray[np.bool_]
     ) -> NDArray[np.bool_]:
         """Is the gyro near its bias? A steady turn (a bar that tilts as it moves) has no
-        variance but is not still. The bias (deg/s) is the median rate over this block's
-        still samples when there are at least ``gyro_bias_min_s`` of them, else the last one.
+        variance but is not still. The bias (deg/s) is the median rate over the slowest quarter
+        of this block's still samples when there are ``gyro_bias_min_s`` of them, else the
+        last one.
         """
         gyro = self.gyro_lp.data[lo:hi]
         if still.sum() * self.dt_s >= self.p.gyro_bias_min_s:
-            self.gyro_bias = np.median(gyro[still], axis=0)
+            # the quarter turning least: a steady turn can pass every other test
+            cand = gyro[still]
+            mag = np.sqrt((cand**2).sum(axis=1))
+            self.gyro_bias = np.median(cand[mag <= np.percentile(mag, 25)], axis=0)
         if self.gyro_bias is None:
             return np.ones(hi - lo, dtype=bool)
         dev = np.sqrt(((gyro - self.gyro_bias) ** 2).sum(axis=1))
