@@ -58,17 +58,18 @@ def resample_columns(  # noqa: PLR0917 - as resample_block
     sums = np.zeros((c, n))
     weights = np.zeros(n)
     counts = np.zeros(n)
+    weighted = np.empty(t_s.size)  # one channel at a time: no (c, m) temporary
     for idx, w in ((lo, 1.0 - frac), (lo + 1, frac)):
         # Samples out of range, or with no weight, add exact zeros to the end bins: the same
         # sums as leaving them out, without copying the rest.
         ok = (idx >= 0) & (idx < n) & (w > 0)
-        bins = np.clip(idx, 0, n - 1)
+        bins = np.clip(idx, 0, n - 1, out=idx if idx is not lo else None)
         w_ok = np.where(ok, w, 0.0)
         weights += np.bincount(bins, weights=w_ok, minlength=n)
-        counts += np.bincount(bins, weights=ok, minlength=n)
-        weighted = columns * w_ok
+        counts += np.bincount(bins[ok], minlength=n)  # whole numbers: exact either way
         for j in range(c):
-            sums[j] += np.bincount(bins, weights=weighted[j], minlength=n)
+            np.multiply(columns[j], w_ok, out=weighted)
+            sums[j] += np.bincount(bins, weights=weighted, minlength=n)
     dense = (counts >= 2) & (weights >= 0.5)  # enough samples around k for a weighted mean
     out = np.ascontiguousarray((sums / np.maximum(weights, 0.5)).T)
     sparse = np.flatnonzero(~dense)
