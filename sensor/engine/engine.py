@@ -183,7 +183,7 @@ class Engine:
 
     def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
         tr = self._t
-        quiet = tr.act_n.data < self.p.hold_quiet_g2
+        quiet = tr.quiet.data
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
         bottom = pair_moves(pm, quiet, self.p, top_start=False)
         top = pair_moves(pm, quiet, self.p, top_start=True)

@@ -20,7 +20,7 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided, sliding_window_view
 from numpy.typing import NDArray
 from scipy.linalg import lapack
 from scipy.ndimage import uniform_filter1d
@@ -140,19 +140,41 @@ def edge_rows(a: FloatArray, lo: int, hi: int) -> FloatArray:
     return out
 
 
+_FIR_BLOCK = 48  # outputs per row of the block product (a good size for BLAS)
+
+
 def centred_fir(x: FloatArray, kernel: FloatArray) -> FloatArray:
     """Filter channel rows x (c, n + 2h) with a centred kernel of 2h + 1 taps -> (c, n).
 
-    Direct convolution: every output is the same sum of products in the same order,
-    however the input was chunked.
+    Direct convolution as one matrix product: blocks of ``_FIR_BLOCK`` outputs are the
+    block's inputs times a banded (Toeplitz) matrix of the kernel. Equal to the plain sums
+    of products to rounding (~1e-16 relative), however the input was chunked.
     """
-    n = x.shape[1] - kernel.size + 1
+    c, m = x.shape
+    taps = kernel.size
+    n = m - taps + 1
     if n <= 0:
-        return np.empty((x.shape[0], 0))
-    out = np.empty((x.shape[0], n))
-    for j in range(x.shape[0]):
-        out[j] = np.convolve(x[j], kernel, mode="valid")
-    return out
+        return np.empty((c, 0))
+    b = _FIR_BLOCK
+    nb = -(-n // b)
+    width = b + taps - 1
+    xp = np.zeros((c, nb * b + taps - 1))  # whole blocks: zeros past the end
+    xp[:, :m] = x
+    s0, s1 = xp.strides
+    windows = as_strided(xp, shape=(c, nb, width), strides=(s0, b * s1, s1), writeable=False)
+    y = windows.reshape(c * nb, width) @ _toeplitz(kernel.tobytes(), b)
+    return np.asarray(y.reshape(c, nb * b)[:, :n])
+
+
+@functools.cache
+def _toeplitz(kernel_bytes: bytes, b: int) -> FloatArray:
+    """(b + taps - 1, b) matrix whose column i holds the reversed kernel from row i."""
+    k = np.frombuffer(kernel_bytes)[::-1]
+    t = np.zeros((b + k.size - 1, b))
+    cols = np.arange(b)
+    t[cols[None, :] + np.arange(k.size)[:, None], cols[None, :]] = k[:, None]
+    t.flags.writeable = False
+    return t
 
 
 def window_activity(x: FloatArray, half: int) -> FloatArray:
@@ -255,6 +277,7 @@ class VelocityTracker:
         self.unit = Growable(3)  # acc_lp / norm: the direction of gravity, mostly
         self.act_a = Growable(0)
         self.act_n = Growable(0)
+        self.quiet = GrowableMask(0)  # act_n under hold_quiet_g2: at most trembling
         self.act_g = Growable(0)
         self.dev = Growable(0)
         self.bin_med = Growable(0)
@@ -348,7 +371,9 @@ class VelocityTracker:
         lo, hi = start - self.wh, stop + self.wh  # edges: repeat the end samples
         self.act_a.append(window_activity(edge_rows(self.acc_still.data, lo, hi), self.wh))
         norm_rows = edge_rows(self.norm_still.data[:, None], lo, hi)
-        self.act_n.append(window_activity(norm_rows, self.wh))
+        act_n = window_activity(norm_rows, self.wh)
+        self.act_n.append(act_n)
+        self.quiet.append(act_n < self.p.hold_quiet_g2)
         self.dev.append(self._level_deviation(start, stop, final))
         if self.with_gyro:
             self.act_g.append(window_activity(edge_rows(self.gyro_lp.data, lo, hi), self.wh))
