@@ -3,7 +3,8 @@
 The engine's reps are final only once a set has closed (seconds later), because its speed
 is de-drifted between still periods. This detector answers sooner, from the past alone:
 
-- the accelerometer is low-passed with a causal IIR filter (``sosfilt`` with carried state);
+- the accelerometer is low-passed with a causal IIR filter (a biquad, ``lfilter`` with
+  carried state);
 - the vertical acceleration is ``(|a| - baseline) * g`` where the baseline is what the norm
   reads at rest in the current orientation (the engine's gravity-error model, fitted on the
   still periods seen so far, so a bias that depends on orientation cancels);
@@ -37,8 +38,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import NDArray
-from scipy.signal import butter, sosfilt, sosfilt_zi
+from scipy.signal import butter, lfilter, sosfilt_zi
 
 from sensor.engine.resample import GridBlock
 from sensor.engine.velocity import GRAVITY_MPS2, Growable, fit_gravity_error
@@ -124,6 +126,8 @@ class LockoutDetector:
         self._sos_still = butter(
             2, min(self.p.still_lowpass_hz, 0.9 * nyquist), fs=rate_hz, output="sos"
         )
+        if self._sos.shape[0] != 1 or self._sos_still.shape[0] != 1:
+            raise ValueError("the lockout filters are single biquads")
         self.delay_s = _group_delay_s(min(self.p.lowpass_hz, 0.9 * nyquist))
         self._zi: FloatArray | None = None
         self._zi_still: FloatArray | None = None
@@ -201,12 +205,16 @@ class LockoutDetector:
         acc = values[:, :3]
         with_gyro = values.shape[1] >= 6
         if self._zi is None:
-            self._zi = sosfilt_zi(self._sos)[:, :, None] * acc[0][None, None, :]
+            self._zi = sosfilt_zi(self._sos)[0][:, None] * acc[0][None, :]
             first = values[0]
-            self._zi_still = sosfilt_zi(self._sos_still)[:, :, None] * first[None, None, :]
+            self._zi_still = sosfilt_zi(self._sos_still)[0][:, None] * first[None, :]
             self._tail = np.repeat(first[None, :], self._w - 1, axis=0)
-        lp, self._zi = sosfilt(self._sos, acc, axis=0, zi=self._zi)
-        ls, self._zi_still = sosfilt(self._sos_still, values, axis=0, zi=self._zi_still)
+        # one 2nd-order section each: lfilter is sosfilt's arithmetic (to rounding) without
+        # its per-call overhead
+        lp, self._zi = lfilter(self._sos[0, :3], self._sos[0, 3:], acc, axis=0, zi=self._zi)
+        ls, self._zi_still = lfilter(
+            self._sos_still[0, :3], self._sos_still[0, 3:], values, axis=0, zi=self._zi_still
+        )
         norm = np.sqrt((lp * lp).sum(axis=1))
         ls_acc = ls[:, :3]
         norm_s = np.sqrt((ls_acc * ls_acc).sum(axis=1))
@@ -369,9 +377,21 @@ class LockoutDetector:
         dt = self.dt_s
         a = accel[i:j]
         t = b.t[i:j]
-        a_before = np.concatenate([[self._a_prev], a[:-1]])
-        v = np.cumsum(np.concatenate([[self._v], 0.5 * (a + a_before) * dt]))[1:]
-        z = np.cumsum(np.concatenate([[self._z], v * dt]))[1:]
+        m = a.size
+        # the carried state leads each running sum (buffers, not concatenated lists)
+        a_before = np.empty(m)
+        a_before[0] = self._a_prev
+        a_before[1:] = a[:-1]
+        buf = np.empty(m + 1)
+        buf[0] = self._v
+        step = np.add(a, a_before, out=buf[1:])
+        np.multiply(0.5, step, out=step)
+        np.multiply(step, dt, out=step)
+        v = np.cumsum(buf, out=buf)[1:]
+        zbuf = np.empty(m + 1)
+        zbuf[0] = self._z
+        np.multiply(v, dt, out=zbuf[1:])
+        z = np.cumsum(zbuf, out=zbuf)[1:]
         phase = self.phase
         if phase is Phase.BOTTOM or phase is Phase.HOLD:
             hit = (v > p.moving_mps) | (v < -p.moving_mps)
@@ -572,6 +592,7 @@ class LockoutDetector:
 
 
 _MAX_SPAN = 128  # samples integrated per step of the state machine (bounds re-work)
+_FEW_ROWS = 32  # _window_variance: up to this many windows, one strided pass is cheaper
 
 
 @dataclass(frozen=True)
@@ -594,6 +615,11 @@ def _window_variance(x: FloatArray, w: int) -> FloatArray:
     on where the block boundaries fell (and it is ten times faster than strided views).
     """
     n = x.shape[0] - w + 1
+    if n <= _FEW_ROWS:  # a short block: whole windows at once (the same sums, in order)
+        win = sliding_window_view(x, w, axis=0)  # (n, c, w)
+        mean_w = win.sum(axis=2) / w
+        dev_w = win - mean_w[:, :, None]
+        return np.asarray((dev_w * dev_w).sum(axis=2) / w)
     total = x[:n].copy()
     for j in range(1, w):
         total += x[j : j + n]

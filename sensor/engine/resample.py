@@ -18,6 +18,8 @@ from numpy.typing import NDArray
 
 from sensor.samples import FloatArray, Samples
 
+_FEW_SAMPLES = 4096  # up to this many input samples, all channels share one bincount
+
 
 @dataclass(frozen=True)
 class GridBlock:
@@ -55,21 +57,31 @@ def resample_columns(  # noqa: PLR0917 - as resample_block
     pos = t_s * rate_hz - k_from  # sample positions in grid steps from k_from
     lo = np.floor(pos).astype(np.int64)
     frac = pos - lo
-    sums = np.zeros((c, n))
-    weights = np.zeros(n)
-    counts = np.zeros(n)
-    weighted = np.empty(t_s.size)  # one channel at a time: no (c, m) temporary
+    # rows: weights, counts, then the weighted channels; each bin sums its samples in order
+    acc = np.zeros((c + 2, n))
+    few = t_s.size <= _FEW_SAMPLES
+    row_bins = (np.arange(c + 2) * n)[:, None] if few else None
+    weighted = np.empty((c + 2, t_s.size) if few else t_s.size)
     for idx, w in ((lo, 1.0 - frac), (lo + 1, frac)):
         # Samples out of range, or with no weight, add exact zeros to the end bins: the same
         # sums as leaving them out, without copying the rest.
         ok = (idx >= 0) & (idx < n) & (w > 0)
         bins = np.clip(idx, 0, n - 1, out=idx if idx is not lo else None)
         w_ok = np.where(ok, w, 0.0)
-        weights += np.bincount(bins, weights=w_ok, minlength=n)
-        counts += np.bincount(bins[ok], minlength=n)  # whole numbers: exact either way
-        for j in range(c):
+        if row_bins is not None:  # a short block: every row in one bincount
+            weighted[0] = w_ok
+            weighted[1] = ok
+            np.multiply(columns, w_ok, out=weighted[2:])
+            acc += np.bincount(
+                (bins + row_bins).ravel(), weights=weighted.ravel(), minlength=(c + 2) * n
+            ).reshape(c + 2, n)
+            continue
+        acc[0] += np.bincount(bins, weights=w_ok, minlength=n)
+        acc[1] += np.bincount(bins[ok], minlength=n)  # whole numbers: exact either way
+        for j in range(c):  # a long block: one channel at a time, no (c, m) temporary
             np.multiply(columns[j], w_ok, out=weighted)
-            sums[j] += np.bincount(bins, weights=weighted, minlength=n)
+            acc[j + 2] += np.bincount(bins, weights=weighted, minlength=n)
+    weights, counts, sums = acc[0], acc[1], acc[2:]
     dense = (counts >= 2) & (weights >= 0.5)  # enough samples around k for a weighted mean
     out = np.ascontiguousarray((sums / np.maximum(weights, 0.5)).T)
     sparse = np.flatnonzero(~dense)

@@ -141,6 +141,7 @@ def edge_rows(a: FloatArray, lo: int, hi: int) -> FloatArray:
 
 
 _FIR_BLOCK = 48  # outputs per row of the block product (a good size for BLAS)
+_BLAS_ONE_THREAD = 200_000  # m * n * k under OpenBLAS's threshold for threading a product
 
 
 def centred_fir(x: FloatArray, kernel: FloatArray) -> FloatArray:
@@ -162,7 +163,14 @@ def centred_fir(x: FloatArray, kernel: FloatArray) -> FloatArray:
     xp[:, :m] = x
     s0, s1 = xp.strides
     windows = as_strided(xp, shape=(c, nb, width), strides=(s0, b * s1, s1), writeable=False)
-    y = windows.reshape(c * nb, width) @ _toeplitz(kernel.tobytes(), b)
+    rows = windows.reshape(c * nb, width)
+    t = _toeplitz(kernel.tobytes(), b)
+    y = np.empty((c * nb, b))
+    # small products: BLAS keeps each on one thread (threads fighting over a busy core cost
+    # far more than they save on a product this size)
+    step = max(1, _BLAS_ONE_THREAD // (width * b))
+    for r in range(0, c * nb, step):
+        np.matmul(rows[r : r + step], t, out=y[r : r + step])
     return np.asarray(y.reshape(c, nb * b)[:, :n])
 
 
