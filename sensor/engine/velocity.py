@@ -16,6 +16,7 @@ look-ahead, so chunked and whole input give the same numbers.
 from __future__ import annotations
 
 import functools
+import math
 from itertools import pairwise
 from typing import Any
 
@@ -276,13 +277,11 @@ class VelocityTracker:
         self.acc_lp = Growable(3)
         self.acc_still = Growable(3)
         self.norm_still = Growable(0)
-        self.unit_still = Growable(3)  # acc_still / norm_still
         self.gyro_lp = Growable(3)
         self.obs = _NO_OBS  # still observations, rows (ux, uy, uz, err_g, weight)
         # the last uncommitted _accel: ((s, e, n), the pool it would keep, the acceleration)
         self._accel_cache: tuple[tuple[int, int, int], FloatArray, FloatArray] | None = None
         self.norm = Growable(0)
-        self.unit = Growable(3)  # acc_lp / norm: the direction of gravity, mostly
         self.act_a = Growable(0)
         self.act_n = Growable(0)
         self.quiet = GrowableMask(0)  # act_n under hold_quiet_g2: at most trembling
@@ -362,12 +361,10 @@ class VelocityTracker:
         self.acc_still.append(ys[:3].T)
         norm_still = np.sqrt(np.add.reduce(ys[:3] ** 2, axis=0))
         self.norm_still.append(norm_still)
-        self.unit_still.append((ys[:3] / norm_still).T)
         if self.with_gyro:
             self.gyro_lp.append(ys[3:6].T)
         norm = np.sqrt(np.add.reduce(y**2, axis=0))
         self.norm.append(norm)
-        self.unit.append((y / norm).T)
 
     def _activity(self, final: bool) -> None:
         n_lp = self.acc_lp.n
@@ -580,7 +577,7 @@ class VelocityTracker:
 
     def _turned(self, i: int, j: int) -> bool:
         """Did the sensor's orientation change by more than ``zupt_turn_deg`` over [i, j]?"""
-        u = self.unit_still.data[i : j + 1]
+        u = self.acc_still.data[i : j + 1] / self.norm_still.data[i : j + 1, None]
         return bool(np.minimum.reduce(u @ u[0]) < self.cos_turn)
 
     def _observe(self, lo: int, hi: int) -> FloatArray | None:
@@ -596,7 +593,7 @@ class VelocityTracker:
         acc_s = self.acc_lp.data[lo:hi]
         m = acc_s.shape[0]
         acc = np.add.reduce(acc_s, axis=0) / m  # the mean, without np.mean's overhead
-        out[:3] = acc / np.sqrt(acc.dot(acc))  # as np.linalg.norm
+        out[:3] = acc / math.sqrt(acc.dot(acc))  # as np.linalg.norm (sqrt is exact-rounded)
         out[3] = float(np.add.reduce(self.norm.data[lo:hi]) / m) - 1.0
         out[4] = hi - lo
 
@@ -627,7 +624,7 @@ class VelocityTracker:
         # Short still moments inside the motion (a brief hold at the top) show what gravity
         # reads in orientations the rests never saw.
         inner = self._inner_observations(s, e)
-        u = self.unit.data[s:e]
+        u = self.acc_lp.data[s:e] / self.norm.data[s:e, None]  # the direction of gravity, mostly
         obs = np.concatenate([kept, inner]) if kept.shape[0] + inner.shape[0] else (
             np.array([[*u[0], 0.0, 1.0]]))
         # Local fit: still moments in orientations near this motion's ends count most.
