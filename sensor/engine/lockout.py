@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
 from scipy.signal import butter, lfilter, sosfilt_zi
 
@@ -247,8 +247,13 @@ class LockoutDetector:
         x = np.concatenate([self._tail, ls])
         self._tail = x[-(self._w - 1) :]
         var = _window_variance(x, self._w)  # (n, c)
-        act_a = var[:, :3].sum(axis=1)
-        act_g = var[:, 3:6].sum(axis=1) if with_gyro else act_a
+        act = np.empty((var.shape[0], 2))  # (acc, gyro) activity, as the history keeps it
+        act_a, act_g = act[:, 0], act[:, 1]
+        np.add.reduce(var[:, :3], axis=1, out=act_a)
+        if with_gyro:
+            np.add.reduce(var[:, 3:6], axis=1, out=act_g)
+        else:
+            act_g[:] = act_a
         thr = np.empty((act_a.size, 2))
         step = round(self.rate_hz)
         cuts = np.flatnonzero(k % step == 0)
@@ -258,7 +263,7 @@ class LockoutDetector:
                 self._update_floor()
             thr[lo:hi, 0] = max(self.p.still_ratio * self._floor_a, self.p.still_acc_min_g2)
             thr[lo:hi, 1] = max(self.p.still_ratio * self._floor_g, self.p.still_gyro_min_dps2)
-            self._act.append(np.stack([act_a[lo:hi], act_g[lo:hi]], axis=1))
+            self._act.append(act[lo:hi])
         still: NDArray[np.bool_] = np.less(act_a, thr[:, 0])
         if with_gyro:
             still &= np.less(act_g, thr[:, 1])
@@ -377,21 +382,11 @@ class LockoutDetector:
         dt = self.dt_s
         a = accel[i:j]
         t = b.t[i:j]
-        m = a.size
-        # the carried state leads each running sum (buffers, not concatenated lists)
-        a_before = np.empty(m)
+        a_before = np.empty(a.size)
         a_before[0] = self._a_prev
         a_before[1:] = a[:-1]
-        buf = np.empty(m + 1)
-        buf[0] = self._v
-        step = np.add(a, a_before, out=buf[1:])
-        np.multiply(0.5, step, out=step)
-        np.multiply(step, dt, out=step)
-        v = np.cumsum(buf, out=buf)[1:]
-        zbuf = np.empty(m + 1)
-        zbuf[0] = self._z
-        np.multiply(v, dt, out=zbuf[1:])
-        z = np.cumsum(zbuf, out=zbuf)[1:]
+        v = _running(np.add, self._v, 0.5 * (a + a_before) * dt)
+        z = _running(np.add, self._z, v * dt)
         phase = self.phase
         if phase is Phase.BOTTOM or phase is Phase.HOLD:
             hit = (v > p.moving_mps) | (v < -p.moving_mps)
@@ -400,10 +395,10 @@ class LockoutDetector:
             if quiet.size:
                 self._t_quiet = float(t[quiet[-1]])  # the last moment at rest
         elif phase is Phase.CONCENTRIC:
-            vpk = np.maximum.accumulate(np.concatenate([[self._vpk], v]))[1:]
+            vpk = _running(np.maximum, self._vpk, v)
             decel = -a
             cand = np.where(v < vpk, decel, -np.inf)
-            apk = np.maximum.accumulate(np.concatenate([[self._apk], cand]))[1:]
+            apk = _running(np.maximum, self._apk, cand)
             rise = z - self._rise_z0
             ended = v < p.phase_fraction * vpk
             settled = (
@@ -419,7 +414,7 @@ class LockoutDetector:
                 self._vpk, self._apk = float(vpk[-1]), float(apk[-1])
                 self._prev_tv = (float(t[-1]), float(v[-1]))
         else:
-            vmin = np.minimum.accumulate(np.concatenate([[self._desc_vmin], v]))[1:]
+            vmin = _running(np.minimum, self._desc_vmin, v)
             e = _first(v > p.phase_fraction * vmin)  # back above -5 % of the descent's peak
             self._desc_vmin = float(vmin[min(e, t.size - 1)])
         if e >= t.size:  # no event: carry the state to the end of the span
@@ -616,7 +611,8 @@ def _window_variance(x: FloatArray, w: int) -> FloatArray:
     """
     n = x.shape[0] - w + 1
     if n <= _FEW_ROWS:  # a short block: whole windows at once (the same sums, in order)
-        win = sliding_window_view(x, w, axis=0)  # (n, c, w)
+        s0, s1 = x.strides
+        win = as_strided(x, shape=(n, x.shape[1], w), strides=(s0, s1, s0), writeable=False)
         mean_w = win.sum(axis=2) / w
         dev_w = win - mean_w[:, :, None]
         return np.asarray((dev_w * dev_w).sum(axis=2) / w)
@@ -631,6 +627,15 @@ def _window_variance(x: FloatArray, w: int) -> FloatArray:
         sq += dev * dev
     out: FloatArray = sq / w
     return out
+
+
+def _running(op: np.ufunc, first: float, x: FloatArray) -> FloatArray:
+    """``op.accumulate([first, *x])[1:]``: a running sum (or max, min) that carries state,
+    in one buffer."""
+    buf = np.empty(x.size + 1)
+    buf[0] = first
+    buf[1:] = x
+    return np.asarray(op.accumulate(buf, out=buf)[1:])
 
 
 def _first(mask: NDArray[np.bool_]) -> int:

@@ -66,7 +66,8 @@ def resample_columns(  # noqa: PLR0917 - as resample_block
         # Samples out of range, or with no weight, add exact zeros to the end bins: the same
         # sums as leaving them out, without copying the rest.
         ok = (idx >= 0) & (idx < n) & (w > 0)
-        bins = np.clip(idx, 0, n - 1, out=idx if idx is not lo else None)
+        bins = np.maximum(idx, 0)  # np.clip(idx, 0, n - 1), without its wrapper
+        np.minimum(bins, n - 1, out=bins)
         w_ok = np.where(ok, w, 0.0)
         if row_bins is not None:  # a short block: every row in one bincount
             weighted[0] = w_ok
