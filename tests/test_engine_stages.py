@@ -586,11 +586,11 @@ def _tilted(angle_rad: FloatArray) -> FloatArray:
 
 
 def test_orientation_sway_at_rest_is_still() -> None:
-    """A held lockout sways (+-1.5 deg at 0.8 Hz): the gravity vector moves, its norm does not,
+    """A held lockout sways (+-1.2 deg at 0.7 Hz): the gravity vector moves, its norm does not,
     and nothing goes up or down: still."""
     t = np.arange(int(40 * RATE)) * DT
     rng = np.random.default_rng(3)
-    acc = _tilted(np.radians(1.5) * np.sin(2 * np.pi * 0.8 * t)) + rng.normal(0, 1e-3, (t.size, 3))
+    acc = _tilted(np.radians(1.2) * np.sin(2 * np.pi * 0.7 * t)) + rng.normal(0, 1e-3, (t.size, 3))
     tr = _tracked(acc)
     middle = slice(int(2 * RATE), int(38 * RATE))
     assert tr.act_a.data[middle].mean() > 1.5e-5  # the whole vector is busy ...
@@ -612,4 +612,17 @@ def test_steady_turn_with_gyro_is_not_still() -> None:
     rest = slice(int(1 * RATE), n_rest - int(1 * RATE))
     turn = slice(n_rest + int(1 * RATE), n_rest + n_turn - int(1 * RATE))
     assert still[rest].mean() > 0.95
+    assert not still[turn].any()
+
+
+def test_slow_turn_without_gyro_is_not_still() -> None:
+    """A hip rising slowly turns the pelvis at ~10 deg/s with almost no acceleration; with no
+    gyro, the turn of the gravity vector across the window says it moves."""
+    n_rest, n_turn = int(10 * RATE), int(4 * RATE)
+    rate_dps = np.concatenate([np.zeros(n_rest), np.full(n_turn, 10.0), np.zeros(n_rest)])
+    angle = np.radians(np.cumsum(rate_dps) * DT)
+    rng = np.random.default_rng(5)
+    still = _tracked(_tilted(angle) + rng.normal(0, 1e-3, (angle.size, 3)))._still_raw.data
+    turn = slice(n_rest + int(0.5 * RATE), n_rest + n_turn - int(0.5 * RATE))
+    assert still[int(1 * RATE) : n_rest - int(1 * RATE)].mean() > 0.95
     assert not still[turn].any()

@@ -59,6 +59,7 @@ class EngineParams:
     rest_ratio: float = 15.0  # still when the norm's activity < ratio x noise floor ...
     still_norm_min_g2: float = 2e-4  # ... or under this (g^2: 14 mg rms; tremor in a hold)
     still_acc_min_g2: float = 2e-3  # ... and the vector's (orientation sway) under this
+    still_turn_deg: float = 2.5  # ... and turned less than this across the window
     still_level_g: float = 0.01  # ... and the norm within this of the surrounding seconds
     still_gyro_min_dps2: float = 5.0  # ... and the gyro's under this ((deg/s)^2)
     still_gyro_level_dps: float = 2.0  # ... and the gyro within this of its bias (deg/s)

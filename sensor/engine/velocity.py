@@ -270,6 +270,7 @@ class VelocityTracker:
         self.wh = max(1, round(params.rest_window_s * params.grid_rate_hz / 2))
         self.block = max(1, round(params.noise_block_s * params.grid_rate_hz))
         self.min_rest = max(1, round(params.min_rest_s * params.grid_rate_hz))
+        self.cos_still_turn = float(np.cos(np.radians(params.still_turn_deg)))
         self.cos_turn = float(np.cos(np.radians(params.zupt_turn_deg)))
         self.nb = max(1, round(params.baseline_s * params.grid_rate_hz))
         self.raw = Growable(6 if with_gyro else 3)
@@ -285,6 +286,7 @@ class VelocityTracker:
         self.act_a = Growable(0)
         self.act_n = Growable(0)
         self.quiet = GrowableMask(0)  # act_n under hold_quiet_g2: at most trembling
+        self.turn_cos = Growable(0)  # cos of the turn across each rest window
         self.act_g = Growable(0)
         self.dev = Growable(0)
         self.bin_med = Growable(0)
@@ -374,11 +376,15 @@ class VelocityTracker:
         if stop <= start:
             return
         lo, hi = start - self.wh, stop + self.wh  # edges: repeat the end samples
-        self.act_a.append(window_activity(edge_rows(self.acc_still.data, lo, hi), self.wh))
+        acc_rows = edge_rows(self.acc_still.data, lo, hi)
+        self.act_a.append(window_activity(acc_rows, self.wh))
         norm_rows = edge_rows(self.norm_still.data[:, None], lo, hi)
         act_n = window_activity(norm_rows, self.wh)
         self.act_n.append(act_n)
         self.quiet.append(act_n < self.p.hold_quiet_g2)
+        u = acc_rows / norm_rows  # the direction of gravity; a slow steady turn (a hip rising)
+        w = 2 * self.wh
+        self.turn_cos.append(np.add.reduce(u[:, :-w] * u[:, w:], axis=0))
         self.dev.append(self._level_deviation(start, stop, final))
         if self.with_gyro:
             self.act_g.append(window_activity(edge_rows(self.gyro_lp.data, lo, hi), self.wh))
@@ -457,6 +463,7 @@ class VelocityTracker:
             (act_n < np.repeat(thr_n, sizes))
             & (self.act_a.data[done:end] < p.still_acc_min_g2)
             & (self.dev.data[done:end] < p.still_level_g)
+            & (self.turn_cos.data[done:end] > self.cos_still_turn)
         )
         if self.with_gyro:
             actg = self.act_g.data[done:end]
