@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -258,7 +259,7 @@ class Engine:
             med = float(np.median(rotations))
             self._mount = Mount.HIP if med > _HIP_ROTATION_DEG else Mount.BAR
         tilts = tilt_per_rep(acc_lp, spans, settle) if self._mount is Mount.HIP else None
-        reps: list[Rep] = []
+        fields: list[dict[str, Any]] = []  # each rep's, for its two constructions
         t = tr.t_of
         for i, (c, x) in enumerate(zip(group, ph, strict=True)):
             nxt = ph[i + 1] if i + 1 < len(ph) else None
@@ -268,8 +269,8 @@ class Engine:
             else:
                 hold = t(x.descent) - t(x.lockout)
                 bottom = (t(nxt.start) - t(x.bottom)) if nxt else None
-            reps.append(
-                Rep(
+            fields.append(
+                dict(
                     index=i,
                     t_start=t(x.start),
                     t_lockout=t(x.lockout),
@@ -285,13 +286,13 @@ class Engine:
                 )
             )
         flags = flag_reps(
-            reps,
+            [Rep(**f) for f in fields],
             pause_s=self.options.pause_s,
             bounce_hold_s=self.p.bounce_hold_s,
             meant_to_hold_s=self.p.meant_to_hold_s,
             tilt_threshold_deg=self.options.tilt_threshold_deg if tilts is not None else None,
         )
-        reps = [replace(r, flags=f) for r, f in zip(reps, flags, strict=True)]
+        reps = [Rep(**f, flags=fl) for f, fl in zip(fields, flags, strict=True)]
         index = len(self._sets)
         set_flags = ("top_start",) if top_start else ()
         return SetResult(index, self._leg(index), tuple(reps), set_flags)
