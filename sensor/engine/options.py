@@ -49,7 +49,7 @@ class EngineParams:
     still_cutoff_hz: float = 3.0  # heavier low-pass for the stillness detector (tremor out)
     still_taps: int = 41
     zupt_speed_mps: float = 0.05  # a still run anchors the speed only if reached under this
-    zupt_peak_fraction: float = 0.5  # ... or under this fraction of the motion's peak speed
+    zupt_peak_fraction: float = 0.4  # ... or under this fraction of the motion's peak speed
     zupt_long_rest_s: float = 2.0  # a still run this long is a rest whatever the speed says
     zupt_max_motion_s: float = 5.0  # and any still run ends a motion longer than this
     zupt_turn_deg: float = 10.0  # the check is for sensors that barely rotate (bar mounts)
