@@ -25,7 +25,15 @@ from sensor.engine.metrics import (
 )
 from sensor.engine.options import EngineParams
 from sensor.engine.orientation import angle_deg, pitch_axis, tilt_per_rep
-from sensor.engine.reps import Move, RepCandidate, find_moves, pair_moves, phase_indices
+from sensor.engine.reps import (
+    Move,
+    RepCandidate,
+    cycle_detrended,
+    find_moves,
+    pair_moves,
+    phase_indices,
+    runs,
+)
 from sensor.engine.resample import GridBlock, GridResampler, resample_block
 from sensor.engine.velocity import GRAVITY_MPS2, fit_gravity_error, integrate_segment
 from sensor.samples import FloatArray, Samples
@@ -308,6 +316,31 @@ def test_pair_moves_rejects_implausible_pairs() -> None:
     assert pair_moves(m3, restless, p, top_start=False) == []
     # a hold longer than max_hold_s
     assert pair_moves(m3, long == 0, replace(p, max_hold_s=2.5), top_start=False) == []
+
+
+def test_runs() -> None:
+    mask = np.array([False, True, True, False, True])
+    assert runs(mask) == [(1, 3), (4, 5)]
+    assert runs(np.zeros(3, dtype=bool)) == []
+    assert runs(np.ones(2, dtype=bool)) == [(0, 2)]
+
+
+def test_cycle_detrended_takes_out_a_drift_and_keeps_long_rests() -> None:
+    # six reps of 150 samples (3 s) whose speed drifted by -0.08 m/s, after a 2 s rest
+    reps = np.tile(_rep_profile(hold=20), 6)
+    period = reps.size // 6
+    speed = _profile([100, reps - 0.08, 0])
+    rest = speed == 0.0  # the 2 s rest before the set (its hold runs are drifted too)
+    out = cycle_detrended(speed, rest, period, keep_rest=50)
+    assert np.all(out[:100] == 0.0)  # a rest longer than keep_rest keeps zero speed
+    inner = slice(100 + period, 100 + 5 * period)  # a whole cycle from either edge
+    assert np.allclose(out[inner], reps[period : 5 * period], atol=1e-9)
+    # the set's moves now pair: each rise matches the descent after it
+    moves = find_moves(out[inner], DT, 0.03, 0)
+    assert [m.sign for m in moves] == [1, -1] * 4
+    assert [round(m.disp_m, 3) for m in moves] == [0.3, -0.3] * 4
+    # a shorter rest is corrected like the motion around it
+    assert not np.all(cycle_detrended(speed, rest, period, keep_rest=100)[:100] == 0.0)
 
 
 def test_phase_indices_triangles_exact() -> None:

@@ -20,7 +20,14 @@ from sensor.engine.lockout import lockout_events
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
 from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep
-from sensor.engine.reps import Move, RepCandidate, find_moves, pair_moves, phase_indices
+from sensor.engine.reps import (
+    Move,
+    RepCandidate,
+    cycle_detrended,
+    find_moves,
+    pair_moves,
+    phase_indices,
+)
 from sensor.engine.resample import GridResampler
 from sensor.engine.velocity import VelocityTracker
 from sensor.events import Event, RepDone, SetDone
@@ -182,23 +189,62 @@ class Engine:
                 self._region_start += int(idx[-1])
         return events
 
-    def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
-        tr = self._t
-        quiet = tr.quiet.data
+    def _pairing(self, moves: list[Move]) -> list[RepCandidate]:
+        """The reps that the better of the two pairings (rise first, descent first) finds."""
+        quiet = self._t.quiet.data
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
         bottom = pair_moves(pm, quiet, self.p, top_start=False)
         top = pair_moves(pm, quiet, self.p, top_start=True)
         cands = top if len(top) > len(bottom) else bottom
-        cands = self._consistent([c for c in cands if self._returns(c)])
+        return self._consistent([c for c in cands if self._returns(c)])
+
+    def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
+        speed = self._detrended(a, b, moves)
+        if speed is not self._t.speed.data:
+            moves = self._moves_in(speed, a, b)
+        cands = self._pairing(moves)
         events: list[Event] = []
         for group in self._split(cands):
             if len(group) < self.p.min_reps_per_set:
                 continue
-            s = self._build_set(group)
+            s = self._build_set(group, speed)
             self._sets.append(s)
             events += [RepDone(s.index, s.leg, r) for r in s.reps]
             events.append(SetDone(s))
         return events
+
+    def _moves_in(self, speed: FloatArray, a: int, b: int) -> list[Move]:
+        merge = round(self.p.merge_gap_s * self.p.grid_rate_hz)
+        return [
+            Move(m.sign, m.i0 + a, m.i1 + a, m.peak_mps, m.disp_m)
+            for m in find_moves(speed[a:b], self._t.dt_s, _MIN_MOVE_M, merge)
+        ]
+
+    def _detrended(self, a: int, b: int, moves: list[Move]) -> FloatArray:
+        """The speed less its mean over one rep cycle, where that explains more reps of
+        region [a, b).
+
+        The speed is de-drifted only between rests, and a set can have none (short holds;
+        a hip mount whose norm error follows its orientation) or false ones (a slow
+        eccentric on a bar with no gyro). Over a whole cycle the hips or the bar come back
+        to where they were, so a cycle's mean speed is drift. Rests longer than
+        ``keep_rest_s`` (or a cycle) are rests and stay at zero.
+        """
+        tr = self._t
+        speed = tr.speed.data
+        ups = [m.i0 for m in moves if m.sign > 0 and m.disp_m >= _PAIRABLE_M]
+        if len(ups) < 4:
+            return speed
+        rate = self.p.grid_rate_hz
+        period = int(np.median(np.diff(ups)))
+        if not self.p.min_cycle_s * rate <= period <= self.p.max_cycle_s * rate:
+            return speed
+        out = speed.copy()
+        keep = min(period, round(self.p.keep_rest_s * rate))
+        out[a:b] = cycle_detrended(speed[a:b], tr.still.data[a:b], period, keep)
+        if len(self._pairing(self._moves_in(out, a, b))) > len(self._pairing(moves)):
+            return out
+        return speed
 
     def _returns(self, c: RepCandidate) -> bool:
         """A rep ends in the orientation it started in (sitting down, say, does not)."""
@@ -216,7 +262,12 @@ class Engine:
             return cands
         med = float(np.median([c.rise.disp_m for c in cands]))
         r = self.p.rep_range_ratio
-        return [c for c in cands if med / r <= c.rise.disp_m <= med * r]
+        dur = [_span(c) for c in cands]
+        long = self.p.rep_duration_ratio * float(np.median(dur))
+        return [
+            c for c, d in zip(cands, dur, strict=True)
+            if med / r <= c.rise.disp_m <= med * r and d <= long
+        ]
 
     def _split(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
         gap = self.p.set_gap_s * self.p.grid_rate_hz
@@ -241,9 +292,8 @@ class Engine:
             return leg if (index - j) % 2 == 0 else leg.other
         return leg_for_set(index, self.options.first_leg, self.options.legs)
 
-    def _build_set(self, group: list[RepCandidate]) -> SetResult:
+    def _build_set(self, group: list[RepCandidate], speed: FloatArray) -> SetResult:
         tr = self._t
-        speed = tr.speed.data
         acc_lp = tr.acc_lp.data
         frac = self.p.phase_fraction
         ph = [phase_indices(speed, c, frac) for c in group]
@@ -340,6 +390,11 @@ class Engine:
         n = tr.n_final
         t_s = np.asarray(tr.t_of(0) + np.arange(n) * tr.dt_s, dtype=np.float64)
         return Trace(t_s, tr.speed.data.copy(), tr.position_m())
+
+
+def _span(c: RepCandidate) -> int:
+    """Grid samples from the first move's start to the second's end."""
+    return max(c.rise.i1, c.fall.i1) - min(c.rise.i0, c.fall.i0)
 
 
 def analyze(

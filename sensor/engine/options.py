@@ -80,6 +80,10 @@ class EngineParams:
     pair_ratio: float = 1.8  # descent/rise ranges must agree within this factor
     max_return_deg: float = 20.0  # a rep ends within this angle of its starting orientation
     rep_range_ratio: float = 1.6  # a rep's range vs the set's median so far
+    rep_duration_ratio: float = 1.6  # and its duration (rise and descent) at most this x
+    min_cycle_s: float = 1.5  # a set's rep cycle (rise to rise) is within these bounds
+    max_cycle_s: float = 10.0
+    keep_rest_s: float = 1.5  # de-drifting a set over its cycle keeps rests this long
     merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
     set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set
     min_reps_per_set: int = 3  # two "reps" alone are more often setup or walking than a set

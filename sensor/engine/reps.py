@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.ndimage import uniform_filter1d
 
 from sensor.engine.options import EngineParams
 from sensor.samples import FloatArray
@@ -76,6 +77,28 @@ def find_moves(speed: FloatArray, dt_s: float, min_disp_m: float, merge_gap: int
         else:
             merged.append(m)
     return merged
+
+
+def cycle_detrended(
+    speed: FloatArray, rest: NDArray[np.bool_], period: int, keep_rest: int
+) -> FloatArray:
+    """``speed`` (m/s) less its running mean over ``period`` samples (one rep cycle).
+
+    Over a whole cycle of a set the body comes back to where it was, so the mean speed
+    over a cycle is drift. Runs of ``rest`` longer than ``keep_rest`` samples are real
+    rests and keep their speed (zero); shorter ones are corrected like the motion.
+    """
+    out: FloatArray = speed - uniform_filter1d(speed, period, mode="nearest")
+    for a, b in runs(rest):
+        if b - a > keep_rest:
+            out[a:b] = speed[a:b]
+    return out
+
+
+def runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """[start, end) of each run of True in ``mask``."""
+    d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
 
 
 def pair_moves(
