@@ -1,0 +1,325 @@
+"""Compiled per-sample loops of the live path (numba ``@njit(cache=True)``).
+
+numpy costs about a microsecond per call whatever the array size, and the live engine is fed
+a few samples at a time, so its inner loops are compiled here: the lockout detector's two
+biquads, trailing-window variance, stillness test and state machine scan, and the grid
+resampler's binning. Each kernel does the arithmetic of the numpy/scipy code it replaced, in
+the same order (sums are sequential), so the results do not depend on how the input was
+chunked. Rare decisions (the noise floor, the gravity-error fit, pairing, events) stay in
+Python: a scanning kernel runs until something Python must decide and returns its index.
+
+The kernels are compiled once per machine and cached on disk (numba's ``cache=True``: next to
+this file, or in the user's cache when the package folder is read-only); ``warm_up()`` loads
+them, so that no compilation or cache I/O happens later on an event loop. If no cache
+folder is writable, numba compiles in memory (a few seconds per process) and carries on.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numba import njit
+
+from sensor.samples import FloatArray
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _compiled(fn: _F) -> _F:
+    """``numba.njit(cache=True)``, typed: numba has no type hints, so mypy would see every
+    kernel as untyped; the compiled dispatcher is called like the Python function.
+
+    Without any writable cache folder numba refuses ``cache=True``: compile in memory then.
+    """
+    try:
+        return cast(_F, njit(cache=True)(fn))
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return cast(_F, njit(fn))
+
+GRAVITY_MPS2 = 9.80665  # as sensor.engine.velocity (imported from there would be circular)
+
+# -- the lockout detector's signals: columns of the array ``lockout_front`` returns ---------
+SIG_LP = 0  # 0..2: low-passed acceleration (g)
+SIG_NORM = 3  # |lp| (g)
+SIG_U = 4  # 4..6: lp / |lp|
+SIG_NORM_S = 7  # |acc| after the stillness low-pass (g)
+SIG_U_S = 8  # 8..10: its direction
+SIG_ACT = 11  # 11, 12: (acc, gyro) activity: trailing-window variance summed over axes
+SIG_COLS = 13
+
+# -- the detector's parameters (``par``) -----------------------------------------------
+P_DT = 0
+P_MIN_STILL = 1
+P_MOVING = 2
+P_QUIET = 3  # quiet_fraction * moving_mps
+P_PHASE = 4  # phase_fraction
+P_DECEL = 5
+P_DECEL_SPEED = 6
+P_MIN_RISE = 7
+P_MAX_RISE = 8
+P_RANGE_LO = 9  # scale's rise / range_ratio
+P_RANGE_HI = 10  # scale's rise * range_ratio
+P_PEAK_HI = 11  # scale's peak * peak_ratio
+P_HAS_SCALE = 12
+P_LEVEL_G = 13  # still_level_g
+P_KNOWN_COS = 14
+P_GYRO = 15  # 1.0 with a gyro
+P_COEF = 16  # 16..19: the gravity-error model (c0, cx, cy, cz)
+P_N_OBS = 20  # rows of obs_u in use (0: no rest seen yet)
+PAR_SIZE = 21
+
+# -- the detector's state (``st``), shared with its Python handlers ------------------------
+S_V = 0  # speed, m/s
+S_Z = 1  # position, m
+S_A_PREV = 2  # last vertical acceleration, m/s^2
+S_STILL_RUN = 3  # samples in the still run in progress
+S_RUN_ACC = 4  # 4..6: their sum of lp
+S_RUN_NORM = 7  # their sum of |lp|
+S_PHASE = 8  # PHASE_* code
+S_RISE_Z0 = 9
+S_VPK = 10
+S_APK = 11
+S_HAS_PREV = 12  # 1.0 when (S_PREV_T, S_PREV_V) is the rise's last sample
+S_PREV_T = 13
+S_PREV_V = 14
+S_DESC_VMIN = 15
+S_T_QUIET = 16
+S_ENDED = 17  # set with a concentric phase event: the speed fell under 5 % of the peak
+ST_SIZE = 18
+
+PHASE_BOTTOM = 0
+PHASE_CONCENTRIC = 1
+PHASE_HOLD = 2
+PHASE_ECCENTRIC = 3
+
+# what ``lockout_scan`` stopped for
+SCAN_DONE = 0  # the end of the block
+SCAN_STILL_LONG = 1  # the still run reached min_still at this sample (resume after it)
+SCAN_RUN_END = 2  # this sample moves and ends a still run (resume at it, forced to move)
+SCAN_PHASE = 3  # a phase event at this sample (resume after it)
+
+
+@_compiled
+def _biquad_row(x: float, b: FloatArray, a: FloatArray, z: FloatArray, ch: int) -> float:
+    """One step of scipy's ``lfilter`` (direct form II transposed, normalised a[0] = 1)."""
+    y = z[0, ch] + b[0] * x
+    z[0, ch] = z[1, ch] + x * b[1] - y * a[1]
+    z[1, ch] = x * b[2] - y * a[2]
+    return float(y)
+
+
+@_compiled
+def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in place
+    values: FloatArray,
+    b: FloatArray,
+    a: FloatArray,
+    b_s: FloatArray,
+    a_s: FloatArray,
+    zi: FloatArray,
+    zi_s: FloatArray,
+    tail: FloatArray,
+) -> FloatArray:
+    """The detector's per-sample signals of a grid block ``values`` (n, c): acc in g, then
+    gyro in deg/s if c >= 6. Returns (n, SIG_COLS); updates the filter states ``zi`` (2, 3),
+    ``zi_s`` (2, c) and the window history ``tail`` (w - 1, c) in place.
+    """
+    n, c = values.shape
+    h = tail.shape[0]  # w - 1
+    w = h + 1
+    gyro = c >= 6
+    sig = np.empty((n, SIG_COLS))
+    x = np.empty((n + h, c))  # still-filtered rows with the window history in front
+    x[:h] = tail
+    for r in range(n):
+        s2 = 0.0
+        for ch in range(3):
+            y = _biquad_row(values[r, ch], b, a, zi, ch)
+            sig[r, SIG_LP + ch] = y
+            s2 += y * y
+        norm = math.sqrt(s2)
+        sig[r, SIG_NORM] = norm
+        d = max(norm, 1e-9)
+        for ch in range(3):
+            sig[r, SIG_U + ch] = sig[r, SIG_LP + ch] / d
+        s2 = 0.0
+        for ch in range(c):
+            y = _biquad_row(values[r, ch], b_s, a_s, zi_s, ch)
+            x[h + r, ch] = y
+            if ch < 3:
+                s2 += y * y
+        norm = math.sqrt(s2)
+        sig[r, SIG_NORM_S] = norm
+        d = max(norm, 1e-9)
+        for ch in range(3):
+            sig[r, SIG_U_S + ch] = x[h + r, ch] / d
+        # trailing window r .. r + w - 1 of x: variance per channel, sequential sums
+        act_a = 0.0
+        act_g = 0.0
+        for ch in range(c):
+            total = x[r, ch]
+            for j in range(1, w):
+                total += x[r + j, ch]
+            mean = total / w
+            dev = x[r, ch] - mean
+            sq = dev * dev
+            for j in range(1, w):
+                dev = x[r + j, ch] - mean
+                sq += dev * dev
+            var = sq / w
+            if ch == 0:
+                act_a = var
+            elif ch < 3:
+                act_a += var
+            elif ch == 3:
+                act_g = var
+            elif ch < 6:
+                act_g += var
+        sig[r, SIG_ACT] = act_a
+        sig[r, SIG_ACT + 1] = act_g if gyro else act_a
+    tail[:] = x[n:]
+    return sig
+
+
+@_compiled
+def _dot3(x: FloatArray, r: int, col: int, y: FloatArray, y0: int) -> float:
+    """x[r, col:col+3] . y[y0:y0+3], summed in order."""
+    return float(x[r, col] * y[y0] + x[r, col + 1] * y[y0 + 1] + x[r, col + 2] * y[y0 + 2])
+
+
+@_compiled
+def _still_at(
+    sig: FloatArray, thr: FloatArray, r: int, par: FloatArray, obs_u: FloatArray
+) -> bool:
+    """Is grid row ``r`` still: activity under the noise floor's threshold, and |a| at the
+    rest baseline where the orientation has been seen at rest."""
+    if not sig[r, SIG_ACT] < thr[r, 0]:
+        return False
+    if par[P_GYRO] > 0.0 and not sig[r, SIG_ACT + 1] < thr[r, 1]:
+        return False
+    n_obs = int(par[P_N_OBS])
+    if n_obs == 0:
+        return True
+    base = (1.0 + par[P_COEF]) + _dot3(sig, r, SIG_U_S, par, P_COEF + 1)
+    if abs(sig[r, SIG_NORM_S] - base) < par[P_LEVEL_G]:
+        return True
+    best = -np.inf
+    for j in range(n_obs):
+        cos = (sig[r, SIG_U_S] * obs_u[j, 0] + sig[r, SIG_U_S + 1] * obs_u[j, 1]
+               + sig[r, SIG_U_S + 2] * obs_u[j, 2])
+        best = max(best, cos)
+    return not best > par[P_KNOWN_COS]  # far from every rest seen: the level is not tested
+
+
+@_compiled
+def _qualified(rise: float, vpk: float, par: FloatArray) -> bool:
+    """A rise of ``rise`` m at peak speed ``vpk`` m/s would be a rep."""
+    ok = rise >= par[P_MIN_RISE] and rise <= par[P_MAX_RISE]
+    if par[P_HAS_SCALE] > 0.0:
+        ok = ok and rise >= par[P_RANGE_LO] and rise <= par[P_RANGE_HI]
+        ok = ok and vpk <= par[P_PEAK_HI]
+    return bool(ok)
+
+
+@_compiled
+def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in place
+    sig: FloatArray,
+    thr: FloatArray,
+    k0: int,
+    i: int,
+    force: bool,
+    par: FloatArray,
+    st: FloatArray,
+    obs_u: FloatArray,
+) -> tuple[int, int]:
+    """Run the detector over rows ``i..`` of ``sig`` until Python must decide something.
+
+    ``thr`` (n, 2) holds the activity thresholds per row; ``k0`` is the grid index of row 0
+    (row r is at ``(k0 + r) * dt`` s). ``force``: row ``i`` moves, whatever the stillness test
+    says (the still run before it has just ended). Returns (row, SCAN_* code); the state
+    ``st`` is updated up to and including that row (for SCAN_RUN_END: before it).
+    """
+    n = sig.shape[0]
+    dt = par[P_DT]
+    min_still = par[P_MIN_STILL]
+    moving = par[P_MOVING]
+    v = st[S_V]
+    z = st[S_Z]
+    a_prev = st[S_A_PREV]
+    phase = int(st[S_PHASE])
+    while i < n:
+        if not force and _still_at(sig, thr, i, par, obs_u):
+            for ch in range(3):
+                st[S_RUN_ACC + ch] += sig[i, SIG_LP + ch]
+            st[S_RUN_NORM] += sig[i, SIG_NORM]
+            st[S_STILL_RUN] += 1.0
+            if st[S_STILL_RUN] == min_still:
+                st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
+                return i, SCAN_STILL_LONG
+            i += 1
+            continue
+        if not force and st[S_STILL_RUN] > 0.0:
+            st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
+            return i, SCAN_RUN_END
+        force = False
+        # a moving row: integrate, then look for the phase's event
+        base = (1.0 + par[P_COEF]) + _dot3(sig, i, SIG_U, par, P_COEF + 1)
+        acc = (sig[i, SIG_NORM] - base) * GRAVITY_MPS2  # vertical, m/s^2, up positive
+        v = v + 0.5 * (acc + a_prev) * dt
+        z = z + v * dt
+        a_prev = acc
+        t = float(k0 + i) * dt
+        event = False
+        if phase in (PHASE_BOTTOM, PHASE_HOLD):
+            if v > moving or v < -moving:
+                event = True
+            elif abs(v) < par[P_QUIET]:
+                st[S_T_QUIET] = t  # the last moment at rest
+        elif phase == PHASE_CONCENTRIC:
+            vpk = max(st[S_VPK], v)
+            decel = -acc
+            cand = decel if v < vpk else -np.inf
+            apk = max(st[S_APK], cand)
+            st[S_VPK] = vpk
+            st[S_APK] = apk
+            ended = v < par[P_PHASE] * vpk
+            settled = (
+                apk > 0.0
+                and decel < par[P_DECEL] * apk
+                and v < par[P_DECEL_SPEED] * vpk
+                and _qualified(z - st[S_RISE_Z0], vpk, par)
+            )
+            if ended or settled:
+                st[S_ENDED] = 1.0 if ended else 0.0
+                event = True
+            else:
+                st[S_HAS_PREV] = 1.0
+                st[S_PREV_T] = t
+                st[S_PREV_V] = v
+        else:
+            vmin = min(st[S_DESC_VMIN], v)
+            st[S_DESC_VMIN] = vmin
+            event = v > par[P_PHASE] * vmin  # back above -5 % of the descent's peak
+        if event:
+            st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
+            return i, SCAN_PHASE
+        i += 1
+    st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
+    return n, SCAN_DONE
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every kernel for the types the engine uses."""
+    values = np.zeros((4, 6))
+    coef = np.array([1.0, 0.0, 0.0])
+    for c in (3, 6):
+        lockout_front(values[:, :c].copy(), coef, coef, coef, coef, np.zeros((2, 3)),
+                      np.zeros((2, c)), np.zeros((2, c)))
+    sig = np.zeros((4, SIG_COLS))
+    par = np.zeros(PAR_SIZE)
+    lockout_scan(sig, np.zeros((4, 2)), 0, 0, False, par, np.zeros(ST_SIZE), np.zeros((1, 3)))
+
+
+warm_up()  # at import, outside any event loop: no compilation or cache I/O later
