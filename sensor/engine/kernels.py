@@ -22,6 +22,7 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 from numba import njit
+from numpy.typing import NDArray
 
 from sensor.samples import FloatArray
 
@@ -310,6 +311,89 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
     return n, SCAN_DONE
 
 
+# -- the grid resampler -------------------------------------------------------------------
+
+
+@_compiled
+def resample_bins(  # noqa: PLR0917 - as sensor.engine.resample.resample_columns
+    t_s: FloatArray, rows: FloatArray, k_from: int, n: int, rate_hz: float, max_gap_s: float
+) -> tuple[FloatArray, NDArray[np.bool_], NDArray[np.bool_], int]:
+    """Grid points ``k_from .. k_from + n - 1`` from samples ``t_s`` (m,) with values
+    ``rows`` (m, c): each point's triangle-weighted mean of the samples within one grid
+    step. Returns (values (n, c), dense (n,): the mean is defined there (two samples or more
+    and enough weight; elsewhere the caller interpolates), gap (n,): in a gap longer than
+    ``max_gap_s``, the number of points that are not dense).
+
+    The sums are those of ``numpy.bincount`` (in sample order, the left neighbours' pass,
+    then the right neighbours').
+    """
+    m, c = rows.shape
+    left = np.zeros((c + 2, n))  # rows: weights, counts, then the weighted channels
+    right = np.zeros((c + 2, n))
+    for s in range(m):
+        pos = t_s[s] * rate_hz - k_from  # in grid steps from k_from
+        lo = math.floor(pos)
+        frac = pos - lo
+        for idx, w, acc in ((lo, 1.0 - frac, left), (lo + 1, frac, right)):
+            if 0 <= idx < n and w > 0:
+                acc[0, idx] += w
+                acc[1, idx] += 1.0
+                for j in range(c):
+                    acc[j + 2, idx] += rows[s, j] * w
+    out = np.empty((n, c))
+    dense = np.empty(n, dtype=np.bool_)
+    n_sparse = 0
+    for i in range(n):
+        weight = left[0, i] + right[0, i]
+        count = left[1, i] + right[1, i]
+        dense[i] = count >= 2 and weight >= 0.5
+        n_sparse += not dense[i]
+        d = max(weight, 0.5)
+        for j in range(c):
+            out[i, j] = (left[j + 2, i] + right[j + 2, i]) / d
+    # grid times in a gap of the samples: after a sample and at or before the next one
+    # (before the first sample and after the last count with the first and last intervals)
+    gap = np.zeros(n, dtype=np.bool_)
+    tg = np.empty(n)
+    for i in range(n):
+        tg[i] = (k_from + i) / rate_hz
+    for i in range(m - 1):
+        if t_s[i + 1] - t_s[i] > max_gap_s:
+            lo = 0 if i == 0 else np.searchsorted(tg, t_s[i], side="right")
+            hi = n if i == m - 2 else np.searchsorted(tg, t_s[i + 1], side="right")
+            gap[lo:hi] = True
+    return out, dense, gap, n_sparse
+
+
+@_compiled
+def append_samples(
+    t_old: FloatArray, v_old: FloatArray, t_new: FloatArray, acc: FloatArray, gyro: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """The resampler's input buffer (times (m,), values (m, c)) with new samples appended
+    (acc (k, 3), gyro (k, 3) when c = 6); new samples that go back in time before the
+    buffer's last one are dropped."""
+    m, c = v_old.shape
+    keep = 0
+    last = t_old[m - 1] if m else -np.inf
+    for s in range(t_new.size):
+        keep += t_new[s] >= last
+    t = np.empty(m + keep)
+    v = np.empty((m + keep, c))
+    t[:m] = t_old
+    v[:m] = v_old
+    r = m
+    for s in range(t_new.size):
+        if m and not t_new[s] >= last:
+            continue
+        t[r] = t_new[s]
+        for j in range(3):
+            v[r, j] = acc[s, j]
+        for j in range(c - 3):
+            v[r, 3 + j] = gyro[s, j]
+        r += 1
+    return t, v
+
+
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel for the types the engine uses."""
     values = np.zeros((4, 6))
@@ -320,6 +404,11 @@ def warm_up() -> None:
     sig = np.zeros((4, SIG_COLS))
     par = np.zeros(PAR_SIZE)
     lockout_scan(sig, np.zeros((4, 2)), 0, 0, False, par, np.zeros(ST_SIZE), np.zeros((1, 3)))
+    t = np.arange(4.0)
+    for c in (3, 6):
+        t_buf, v_buf = append_samples(t, np.zeros((4, c)), t + 4.0, values[:, :3].copy(),
+                                      values[:, 3:].copy())
+        resample_bins(t_buf, v_buf, 1, 3, 1.0, 1.0)
 
 
 warm_up()  # at import, outside any event loop: no compilation or cache I/O later
