@@ -70,7 +70,10 @@ P_KNOWN_COS = 14
 P_GYRO = 15  # 1.0 with a gyro
 P_COEF = 16  # 16..19: the gravity-error model (c0, cx, cy, cz)
 P_N_OBS = 20  # rows of obs_u in use (0: no rest seen yet)
-PAR_SIZE = 21
+P_THR_A = 21  # activity thresholds of the stillness test: acc (g^2) ...
+P_THR_G = 22  # ... and gyro ((deg/s)^2)
+P_FLOOR_STEP = 23  # the thresholds change at grid indices that are multiples of this
+PAR_SIZE = 24
 
 # -- the detector's state (``st``), shared with its Python handlers ------------------------
 S_V = 0  # speed, m/s
@@ -101,6 +104,7 @@ SCAN_DONE = 0  # the end of the block
 SCAN_STILL_LONG = 1  # the still run reached min_still at this sample (resume after it)
 SCAN_RUN_END = 2  # this sample moves and ends a still run (resume at it, forced to move)
 SCAN_PHASE = 3  # a phase event at this sample (resume after it)
+SCAN_FLOOR = 4  # a whole second of grid: the noise floor is due before this sample
 
 
 @_compiled
@@ -191,14 +195,12 @@ def _dot3(x: FloatArray, r: int, col: int, y: FloatArray, y0: int) -> float:
 
 
 @_compiled
-def _still_at(
-    sig: FloatArray, thr: FloatArray, r: int, par: FloatArray, obs_u: FloatArray
-) -> bool:
+def _still_at(sig: FloatArray, r: int, par: FloatArray, obs_u: FloatArray) -> bool:
     """Is grid row ``r`` still: activity under the noise floor's threshold, and |a| at the
     rest baseline where the orientation has been seen at rest."""
-    if not sig[r, SIG_ACT] < thr[r, 0]:
+    if not sig[r, SIG_ACT] < par[P_THR_A]:
         return False
-    if par[P_GYRO] > 0.0 and not sig[r, SIG_ACT + 1] < thr[r, 1]:
+    if par[P_GYRO] > 0.0 and not sig[r, SIG_ACT + 1] < par[P_THR_G]:
         return False
     n_obs = int(par[P_N_OBS])
     if n_obs == 0:
@@ -227,22 +229,24 @@ def _qualified(rise: float, vpk: float, par: FloatArray) -> bool:
 @_compiled
 def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in place
     sig: FloatArray,
-    thr: FloatArray,
     k0: int,
     i: int,
     force: bool,
+    floor_done: bool,
     par: FloatArray,
     st: FloatArray,
     obs_u: FloatArray,
 ) -> tuple[int, int]:
     """Run the detector over rows ``i..`` of ``sig`` until Python must decide something.
 
-    ``thr`` (n, 2) holds the activity thresholds per row; ``k0`` is the grid index of row 0
-    (row r is at ``(k0 + r) * dt`` s). ``force``: row ``i`` moves, whatever the stillness test
-    says (the still run before it has just ended). Returns (row, SCAN_* code); the state
-    ``st`` is updated up to and including that row (for SCAN_RUN_END: before it).
+    ``k0`` is the grid index of row 0 (row r is at ``(k0 + r) * dt`` s). ``force``: row ``i``
+    moves, whatever the stillness test says (the still run before it has just ended).
+    ``floor_done``: the noise floor due at row ``i`` (if any) has been updated. Returns
+    (row, SCAN_* code); the state ``st`` is updated up to and including that row (for
+    SCAN_RUN_END and SCAN_FLOOR: up to the row before).
     """
     n = sig.shape[0]
+    step = int(par[P_FLOOR_STEP])
     dt = par[P_DT]
     min_still = par[P_MIN_STILL]
     moving = par[P_MOVING]
@@ -251,7 +255,11 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
     a_prev = st[S_A_PREV]
     phase = int(st[S_PHASE])
     while i < n:
-        if not force and _still_at(sig, thr, i, par, obs_u):
+        if (k0 + i) % step == 0 and not floor_done:
+            st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
+            return i, SCAN_FLOOR
+        floor_done = False
+        if not force and _still_at(sig, i, par, obs_u):
             for ch in range(3):
                 st[S_RUN_ACC + ch] += sig[i, SIG_LP + ch]
             st[S_RUN_NORM] += sig[i, SIG_NORM]
@@ -313,19 +321,20 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
 
 # -- the grid resampler -------------------------------------------------------------------
 
+NO_K = -(2**62)  # grid_push: no grid point out yet
+
 
 @_compiled
-def resample_bins(  # noqa: PLR0917 - as sensor.engine.resample.resample_columns
+def resample_rows(  # noqa: PLR0917 - as sensor.engine.resample.resample_block
     t_s: FloatArray, rows: FloatArray, k_from: int, n: int, rate_hz: float, max_gap_s: float
-) -> tuple[FloatArray, NDArray[np.bool_], NDArray[np.bool_], int]:
+) -> tuple[FloatArray, NDArray[np.bool_]]:
     """Grid points ``k_from .. k_from + n - 1`` from samples ``t_s`` (m,) with values
-    ``rows`` (m, c): each point's triangle-weighted mean of the samples within one grid
-    step. Returns (values (n, c), dense (n,): the mean is defined there (two samples or more
-    and enough weight; elsewhere the caller interpolates), gap (n,): in a gap longer than
-    ``max_gap_s``, the number of points that are not dense).
+    ``rows`` (m, c): each point's triangle-weighted mean of the samples within one grid step
+    when there are two or more (and enough weight), else the linear interpolation of its
+    neighbours. Returns (values (n, c), gap (n,): in a gap longer than ``max_gap_s``).
 
-    The sums are those of ``numpy.bincount`` (in sample order, the left neighbours' pass,
-    then the right neighbours').
+    The sums are those ``numpy.bincount`` made (in sample order, the left neighbours' pass,
+    then the right neighbours'); the interpolation is numba's copy of ``numpy.interp``.
     """
     m, c = rows.shape
     left = np.zeros((c + 2, n))  # rows: weights, counts, then the weighted channels
@@ -341,57 +350,97 @@ def resample_bins(  # noqa: PLR0917 - as sensor.engine.resample.resample_columns
                 for j in range(c):
                     acc[j + 2, idx] += rows[s, j] * w
     out = np.empty((n, c))
-    dense = np.empty(n, dtype=np.bool_)
+    tg = np.empty(n)
+    sparse = np.empty(n, dtype=np.int64)
     n_sparse = 0
     for i in range(n):
+        tg[i] = (k_from + i) / rate_hz
         weight = left[0, i] + right[0, i]
         count = left[1, i] + right[1, i]
-        dense[i] = count >= 2 and weight >= 0.5
-        n_sparse += not dense[i]
+        if not (count >= 2 and weight >= 0.5):  # too few samples for a weighted mean
+            sparse[n_sparse] = i
+            n_sparse += 1
         d = max(weight, 0.5)
         for j in range(c):
             out[i, j] = (left[j + 2, i] + right[j + 2, i]) / d
+    if n_sparse:  # those: linear interpolation
+        x = tg[sparse[:n_sparse]]
+        for j in range(c):
+            y = np.interp(x, t_s, np.ascontiguousarray(rows[:, j]))
+            for r in range(n_sparse):
+                out[sparse[r], j] = y[r]
     # grid times in a gap of the samples: after a sample and at or before the next one
     # (before the first sample and after the last count with the first and last intervals)
     gap = np.zeros(n, dtype=np.bool_)
-    tg = np.empty(n)
-    for i in range(n):
-        tg[i] = (k_from + i) / rate_hz
     for i in range(m - 1):
         if t_s[i + 1] - t_s[i] > max_gap_s:
             lo = 0 if i == 0 else np.searchsorted(tg, t_s[i], side="right")
             hi = n if i == m - 2 else np.searchsorted(tg, t_s[i + 1], side="right")
             gap[lo:hi] = True
-    return out, dense, gap, n_sparse
+    return out, gap
 
 
 @_compiled
-def append_samples(
-    t_old: FloatArray, v_old: FloatArray, t_new: FloatArray, acc: FloatArray, gyro: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """The resampler's input buffer (times (m,), values (m, c)) with new samples appended
-    (acc (k, 3), gyro (k, 3) when c = 6); new samples that go back in time before the
-    buffer's last one are dropped."""
-    m, c = v_old.shape
-    keep = 0
-    last = t_old[m - 1] if m else -np.inf
-    for s in range(t_new.size):
-        keep += t_new[s] >= last
-    t = np.empty(m + keep)
-    v = np.empty((m + keep, c))
-    t[:m] = t_old
-    v[:m] = v_old
+def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
+    t_buf: FloatArray,
+    v_buf: FloatArray,
+    m: int,
+    t_new: FloatArray,
+    acc: FloatArray,
+    gyro: FloatArray,
+    next_k: int,
+    rate_hz: float,
+    max_gap_s: float,
+    final: bool,
+) -> tuple[int, int, FloatArray, NDArray[np.bool_]]:
+    """One step of ``GridResampler``: append samples, resample the grid points now final.
+
+    The input buffer is ``t_buf[:m]`` (times) and ``v_buf[:m]`` (values, acc then gyro);
+    it must have room for the new samples (``t_new``, ``acc`` (k, 3), ``gyro`` (k, 3) when
+    the buffer has 6 columns). New samples before the buffer's last one are dropped.
+    ``next_k`` is the first grid point not yet out (or ``NO_K`` at the start). ``final``:
+    the stream has ended, every grid point up to the last sample is out. Returns (samples
+    kept in the buffer, next grid point, values (n, c), gap flags (n,)); the n grid points
+    out are ``next_k`` (as passed, or the first) onwards.
+    """
+    c = v_buf.shape[1]
+    last = t_buf[m - 1] if m else -np.inf
     r = m
     for s in range(t_new.size):
         if m and not t_new[s] >= last:
             continue
-        t[r] = t_new[s]
+        t_buf[r] = t_new[s]
         for j in range(3):
-            v[r, j] = acc[s, j]
+            v_buf[r, j] = acc[s, j]
         for j in range(c - 3):
-            v[r, 3 + j] = gyro[s, j]
+            v_buf[r, 3 + j] = gyro[s, j]
         r += 1
-    return t, v
+    m = r
+    if m == 0:
+        return m, next_k, np.empty((0, c)), np.zeros(0, dtype=np.bool_)
+    if next_k == NO_K:
+        next_k = math.ceil(t_buf[0] * rate_hz - 1e-9)
+    if final:
+        k_last = math.floor(t_buf[m - 1] * rate_hz + 1e-9)
+    else:
+        # final: grid points whose one-step support is closed (a later sample is past it)
+        k_last = math.ceil(t_buf[m - 1] * rate_hz) - 2
+    if k_last < next_k:
+        return m, next_k, np.empty((0, c)), np.zeros(0, dtype=np.bool_)
+    out, gap = resample_rows(t_buf[:m], v_buf[:m], next_k, k_last + 1 - next_k, rate_hz,
+                             max_gap_s)
+    next_k = k_last + 1
+    if not final:
+        # keep the samples still needed: those within a step of the next grid point, and
+        # the last one before (for interpolation)
+        t_next = (next_k - 1) / rate_hz
+        first = max(0, int(np.searchsorted(t_buf[:m], t_next, side="left")) - 1)
+        for r in range(m - first):  # forward: the rows move down
+            t_buf[r] = t_buf[first + r]
+            for j in range(c):
+                v_buf[r, j] = v_buf[first + r, j]
+        m -= first
+    return m, next_k, out, gap
 
 
 def warm_up() -> None:
@@ -403,12 +452,13 @@ def warm_up() -> None:
                       np.zeros((2, c)), np.zeros((2, c)))
     sig = np.zeros((4, SIG_COLS))
     par = np.zeros(PAR_SIZE)
-    lockout_scan(sig, np.zeros((4, 2)), 0, 0, False, par, np.zeros(ST_SIZE), np.zeros((1, 3)))
+    par[P_FLOOR_STEP] = 1.0
+    lockout_scan(sig, 0, 0, False, True, par, np.zeros(ST_SIZE), np.zeros((1, 3)))
     t = np.arange(4.0)
     for c in (3, 6):
-        t_buf, v_buf = append_samples(t, np.zeros((4, c)), t + 4.0, values[:, :3].copy(),
-                                      values[:, 3:].copy())
-        resample_bins(t_buf, v_buf, 1, 3, 1.0, 1.0)
+        resample_rows(t, np.zeros((4, c)), 1, 3, 1.0, 1.0)
+        grid_push(np.zeros(8), np.zeros((8, c)), 0, t, values[:, :3].copy(),
+                  values[:, 3:].copy(), NO_K, 1.0, 1.0, False)
 
 
 warm_up()  # at import, outside any event loop: no compilation or cache I/O later

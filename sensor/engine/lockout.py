@@ -138,8 +138,8 @@ class LockoutDetector:
         self._w = max(2, round(self.p.still_window_s * rate_hz))
         self._tail: FloatArray | None = None  # last w-1 still-filtered rows (window history)
         self._floor_n = max(10, round(self.p.floor_history_s * rate_hz))
-        self._floor_step = round(rate_hz)  # the floor is updated at whole seconds of grid
         self._act = Growable(2)  # (acc, gyro) activity history for the noise floor
+        self._act_from = 0  # push(): rows of the block already in that history
         self._floor_a = _DEFAULT_FLOOR_ACC_G2
         self._floor_g = _DEFAULT_FLOOR_GYRO_DPS2
         self._min_still = max(1, round(self.p.min_still_s * rate_hz))
@@ -161,7 +161,9 @@ class LockoutDetector:
         par[kn.P_MAX_RISE] = p.max_rise_m
         par[kn.P_LEVEL_G] = p.still_level_g
         par[kn.P_KNOWN_COS] = math.cos(math.radians(p.known_orientation_deg))
+        par[kn.P_FLOOR_STEP] = round(rate_hz)  # the floor is updated at whole seconds of grid
         self._par = par
+        self._set_thresholds()
         # the kernel's state: still run in progress, kinematics, the phase's running values
         st = np.zeros(kn.ST_SIZE)
         st[kn.S_T_QUIET] = math.nan
@@ -273,31 +275,27 @@ class LockoutDetector:
         b_s, a_s = self._ba_still
         sig = kn.lockout_front(values, b, a, b_s, a_s, self._zi, self._zi_still, self._tail)
         k0 = int(block.k[0])
-        thr = self._thresholds(sig[:, kn.SIG_ACT : kn.SIG_ACT + 2], k0)
         self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
-        events = self._run(sig, thr, k0, leg_of_set)
+        events = self._run(sig, k0, leg_of_set)
+        self._act.append(sig[self._act_from :, kn.SIG_ACT : kn.SIG_ACT + 2])
         self.t_last_s = float(k0 + n - 1) * self.dt_s
         return events
 
-    def _thresholds(self, act: FloatArray, k0: int) -> FloatArray:
-        """Activity thresholds (n, 2) of the stillness test: ``still_ratio`` x the noise floor.
+    def _floor_due(self, sig: FloatArray, i: int) -> None:
+        """Row ``i`` of the block is at a whole second of the grid: the noise floor (10th
+        percentile of the last ``floor_history_s`` of activity) is updated there, from the
+        rows before, so chunking the input cannot change it."""
+        self._act.append(sig[self._act_from : i, kn.SIG_ACT : kn.SIG_ACT + 2])
+        self._act_from = i
+        if self._act.n:
+            self._update_floor()
+        self._set_thresholds()
 
-        The floor (10th percentile of the last ``floor_history_s`` of activity) is updated
-        at whole seconds of the grid, so chunking the input cannot change it.
-        """
-        n = act.shape[0]
-        thr = np.empty((n, 2))
-        step = self._floor_step
-        lo = 0
-        hi = min(n, (-k0) % step or step)  # the first cut after row 0
-        while lo < n:
-            if lo > 0 or (k0 % step == 0 and self._act.n):
-                self._update_floor()
-            thr[lo:hi, 0] = max(self.p.still_ratio * self._floor_a, self.p.still_acc_min_g2)
-            thr[lo:hi, 1] = max(self.p.still_ratio * self._floor_g, self.p.still_gyro_min_dps2)
-            self._act.append(act[lo:hi])
-            lo, hi = hi, min(n, hi + step)
-        return thr
+    def _set_thresholds(self) -> None:
+        """The stillness test's activity thresholds: ``still_ratio`` x the noise floor."""
+        p = self.p
+        self._par[kn.P_THR_A] = max(p.still_ratio * self._floor_a, p.still_acc_min_g2)
+        self._par[kn.P_THR_G] = max(p.still_ratio * self._floor_g, p.still_gyro_min_dps2)
 
     def _update_floor(self) -> None:
         """The floor follows the recent quiet moments (a noisier sensor raises it)."""
@@ -342,19 +340,22 @@ class LockoutDetector:
 
     # -- the state machine -----------------------------------------------------------------
 
-    def _run(
-        self, sig: FloatArray, thr: FloatArray, k0: int, leg_of_set: LegOfSet | None
-    ) -> list[LockoutReached]:
+    def _run(self, sig: FloatArray, k0: int, leg_of_set: LegOfSet | None) -> list[LockoutReached]:
         events: list[LockoutReached] = []
+        self._act_from = 0  # rows of the block not yet in the activity history
         i = 0
-        force = False
+        force = floor_done = False
         scan = kn.lockout_scan
         par, st, dt = self._par, self._st, self.dt_s
         while True:
-            i, what = scan(sig, thr, k0, i, force, par, st, self._obs_u)
-            force = False
+            i, what = scan(sig, k0, i, force, floor_done, par, st, self._obs_u)
+            force = floor_done = False
             if what == kn.SCAN_DONE:
                 return events
+            if what == kn.SCAN_FLOOR:
+                self._floor_due(sig, i)
+                floor_done = True
+                continue
             t = float(k0 + i) * dt
             ev = None
             if what == kn.SCAN_STILL_LONG:

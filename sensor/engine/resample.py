@@ -11,16 +11,16 @@ interpolated too but flagged, so later stages treat them as a break.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from sensor.engine.kernels import append_samples, resample_bins
+from sensor.engine.kernels import NO_K, grid_push, resample_rows
 from sensor.samples import FloatArray, Samples
 
 _NO_GYRO = np.empty((0, 3))
+_NO_TIMES = np.empty(0)
 
 
 @dataclass(frozen=True)
@@ -40,24 +40,18 @@ def resample_block(  # noqa: PLR0917 - a pure stage: arrays and the grid, named 
     Every grid time in range must lie within ``[t_s[0], t_s[-1]]`` and every sample within
     one step of a grid point in range must be present. ``values`` (m, c) are finite.
 
-    The binning is compiled (``kernels.resample_bins``); the points with too few samples
-    around them are interpolated here (rare: low rates, jitter).
+    The per-sample work is compiled (``kernels.resample_rows``).
     """
     k = np.arange(k_from, k_to, dtype=np.int64)
     n = k.size
     c = values.shape[1]
     if n == 0:
         return GridBlock(k, np.empty((0, c)), np.empty(0, dtype=bool))
-    t_s = np.ascontiguousarray(t_s, dtype=np.float64)  # the kernel's layout
-    values = np.ascontiguousarray(values, dtype=np.float64)
-    out, dense, gap, n_sparse = resample_bins(
-        t_s, values, k_from, n, float(rate_hz), float(max_gap_s)
+    out, gap = resample_rows(
+        np.ascontiguousarray(t_s, dtype=np.float64),  # the kernel's layout
+        np.ascontiguousarray(values, dtype=np.float64),
+        k_from, n, float(rate_hz), float(max_gap_s),
     )
-    if n_sparse:  # the others: linear interpolation
-        tg = k / rate_hz
-        sparse = np.flatnonzero(~dense)
-        for j in range(c):
-            out[sparse, j] = np.interp(tg[sparse], t_s, values[:, j])
     return GridBlock(k, out, gap)
 
 
@@ -73,54 +67,51 @@ class GridResampler:
     """Streaming wrapper: keeps the input tail that later grid points still need."""
 
     def __init__(self, rate_hz: float, max_gap_s: float) -> None:
-        self.rate_hz = rate_hz
-        self.max_gap_s = max_gap_s
-        self._t = np.empty(0)
+        self.rate_hz = float(rate_hz)
+        self.max_gap_s = float(max_gap_s)
+        self._t = np.empty(0)  # times, s: the first _m are the buffer
         self._v = np.empty((0, 0))  # values (m, c): acc in g, then gyro in deg/s
-        self._next_k: int | None = None
+        self._m = 0
+        self._next_k = NO_K
 
     def push(self, samples: Samples) -> GridBlock | None:
         """Add samples; return the grid points that are now final (or None)."""
         if len(samples) == 0:
             return None
-        # the buffer: times and values (m, c), acc then gyro; samples that go back in time
-        # are dropped
         gyro = samples.gyro_dps
-        if not self._t.size:
-            self._v = np.empty((0, 3 if gyro is None else 6))
-        self._t, self._v = append_samples(
-            self._t,
-            self._v,
+        c = 3 if gyro is None else 6
+        if self._v.shape[1] not in (0, c):
+            raise ValueError("every block must have the gyro, or none")
+        need = self._m + len(samples)
+        if need > self._t.size:  # room for the new samples (the kernel fills it)
+            cap = max(need, 2 * self._t.size, 64)
+            t, v = np.empty(cap), np.empty((cap, c))
+            if self._m:
+                t[: self._m], v[: self._m] = self._t[: self._m], self._v[: self._m]
+            self._t, self._v = t, v
+        return self._step(
             np.ascontiguousarray(samples.t_s, dtype=np.float64),  # the kernel's layout
             np.ascontiguousarray(samples.acc_g, dtype=np.float64),
             _NO_GYRO if gyro is None else np.ascontiguousarray(gyro, dtype=np.float64),
+            final=False,
         )
-        if self._next_k is None:
-            self._next_k = math.ceil(float(self._t[0]) * self.rate_hz - 1e-9)
-        # Final: grid points whose one-step support is closed (a later sample is past it).
-        k_last = math.ceil(float(self._t[-1]) * self.rate_hz) - 2
-        if k_last < self._next_k:
-            return None
-        block = resample_block(
-            self._t, self._v, self._next_k, k_last + 1, self.rate_hz, self.max_gap_s
-        )
-        self._next_k = k_last + 1
-        # Keep the samples still needed: those within a step of the next grid point, and the
-        # last one before (for interpolation).
-        t_next = (self._next_k - 1) / self.rate_hz
-        first = max(0, int(np.searchsorted(self._t, t_next, side="left")) - 1)
-        self._t, self._v = self._t[first:], self._v[first:]
-        return block
 
     def flush(self) -> GridBlock | None:
         """At the end of the stream: the grid points up to the last sample."""
-        if self._next_k is None or self._t.size == 0:
+        if self._next_k == NO_K or self._m == 0:
             return None
-        k_last = int(np.floor(self._t[-1] * self.rate_hz + 1e-9))
-        if k_last < self._next_k:
-            return None
-        block = resample_block(
-            self._t, self._v, self._next_k, k_last + 1, self.rate_hz, self.max_gap_s
+        return self._step(_NO_TIMES, _NO_GYRO, _NO_GYRO, final=True)
+
+    def _step(
+        self, t_s: FloatArray, acc: FloatArray, gyro: FloatArray, *, final: bool
+    ) -> GridBlock | None:
+        k_from = self._next_k
+        self._m, self._next_k, out, gap = grid_push(
+            self._t, self._v, self._m, t_s, acc, gyro, k_from, self.rate_hz, self.max_gap_s,
+            final,
         )
-        self._next_k = k_last + 1
-        return block
+        n = out.shape[0]
+        if n == 0:
+            return None
+        k_from = self._next_k - n
+        return GridBlock(np.arange(k_from, k_from + n, dtype=np.int64), out, gap)
