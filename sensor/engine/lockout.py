@@ -264,13 +264,17 @@ class LockoutDetector:
         if n == 0:
             return []
         values = np.ascontiguousarray(block.values, dtype=np.float64)  # the kernel's layout
-        with_gyro = values.shape[1] >= 6
+        if values.shape[1] not in (3, 6):  # (the kernels do not check bounds)
+            raise ValueError("grid values are acc in g (3 columns), then gyro (3) if any")
+        with_gyro = values.shape[1] == 6
         if self._zi is None or self._zi_still is None or self._tail is None:
             self._zi = sosfilt_zi(self._sos)[0][:, None] * values[0, :3][None, :]
             first = values[0]
             self._zi_still = sosfilt_zi(self._sos_still)[0][:, None] * first[None, :]
             self._tail = np.repeat(first[None, :], self._w - 1, axis=0)
             self._par[kn.P_GYRO] = with_gyro
+        elif values.shape[1] != self._tail.shape[1]:
+            raise ValueError("every block must have the gyro, or none")
         b, a = self._ba
         b_s, a_s = self._ba_still
         sig = kn.lockout_front(values, b, a, b_s, a_s, self._zi, self._zi_still, self._tail)
