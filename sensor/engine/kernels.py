@@ -9,9 +9,10 @@ chunked. Rare decisions (the noise floor, the gravity-error fit, pairing, events
 Python: a scanning kernel runs until something Python must decide and returns its index.
 
 The kernels are compiled once per machine and cached on disk (numba's ``cache=True``: next to
-this file, or in the user's cache when the package folder is read-only); ``warm_up()`` loads
-them, so that no compilation or cache I/O happens later on an event loop. If no cache
-folder is writable, numba compiles in memory (a few seconds per process) and carries on.
+this file, or in the user's cache when the package folder is read-only). Each kernel has its
+signature, so it is compiled or loaded at import, so that no compilation or cache I/O happens later
+on an event loop. If no cache folder is writable, numba compiles in memory (a few seconds per
+process) and carries on.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, TypeVar, cast
 
 import numpy as np
 from numba import njit
+from numba import types as nt
 from numpy.typing import NDArray
 
 from sensor.samples import FloatArray
@@ -29,16 +31,40 @@ from sensor.samples import FloatArray
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-def _compiled(fn: _F) -> _F:
+def _compiled(fn: _F, signature: Any = None) -> _F:
     """``numba.njit(cache=True)``, typed: numba has no type hints, so mypy would see every
     kernel as untyped; the compiled dispatcher is called like the Python function.
 
-    Without any writable cache folder numba refuses ``cache=True``: compile in memory then.
+    With a ``signature`` the kernel is compiled (or loaded from the cache) right away, at
+    import, and only for those types: a call with other types raises ``TypeError`` instead
+    of compiling in the middle of a live session. Without any writable cache folder numba
+    refuses ``cache=True``: the kernel is compiled in memory then (every process).
     """
     try:
-        return cast(_F, njit(cache=True)(fn))
+        jit = njit(cache=True) if signature is None else njit(signature, cache=True)
+        return cast(_F, jit(fn))
     except RuntimeError:  # "cannot cache function ...: no locator available"
-        return cast(_F, njit(fn))
+        return cast(_F, njit(fn) if signature is None else njit(signature)(fn))
+
+
+def _kernel(signature: Any) -> Callable[[_F], _F]:
+    """``_compiled`` with a signature, as a decorator."""
+    return lambda fn: _compiled(fn, signature)
+
+
+# argument types: inputs are read-only views of any layout (a writable or C-contiguous array
+# converts to them), state and buffers are written in place
+_IN1 = nt.Array(nt.float64, 1, "A", readonly=True)
+_IN2 = nt.Array(nt.float64, 2, "A", readonly=True)
+_BUF1 = nt.Array(nt.float64, 1, "C")
+_BUF2 = nt.Array(nt.float64, 2, "C")
+_OUT2 = nt.Array(nt.float64, 2, "C")
+_FLAGS = nt.Array(nt.boolean, 1, "C")
+_I = nt.int64
+_X = nt.float64
+_B = nt.boolean
+_TUPLE = cast(Any, nt.Tuple)  # (numba's type constructors have no type hints)
+_UNITUPLE = cast(Any, nt.UniTuple)
 
 GRAVITY_MPS2 = 9.80665  # as sensor.engine.velocity (imported from there would be circular)
 
@@ -116,7 +142,7 @@ def _biquad_row(x: float, b: FloatArray, a: FloatArray, z: FloatArray, ch: int) 
     return float(y)
 
 
-@_compiled
+@_kernel(_OUT2(_IN2, _IN1, _IN1, _IN1, _IN1, _BUF2, _BUF2, _BUF2))
 def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in place
     values: FloatArray,
     b: FloatArray,
@@ -226,7 +252,7 @@ def _qualified(rise: float, vpk: float, par: FloatArray) -> bool:
     return bool(ok)
 
 
-@_compiled
+@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _I, _B, _B, _IN1, _BUF1, _IN2))
 def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in place
     sig: FloatArray,
     k0: int,
@@ -324,7 +350,7 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
 NO_K = -(2**62)  # grid_push: no grid point out yet
 
 
-@_compiled
+@_kernel(_TUPLE((_OUT2, _FLAGS))(_IN1, _IN2, _I, _I, _X, _X))
 def resample_rows(  # noqa: PLR0917 - as sensor.engine.resample.resample_block
     t_s: FloatArray, rows: FloatArray, k_from: int, n: int, rate_hz: float, max_gap_s: float
 ) -> tuple[FloatArray, NDArray[np.bool_]]:
@@ -380,7 +406,7 @@ def resample_rows(  # noqa: PLR0917 - as sensor.engine.resample.resample_block
     return out, gap
 
 
-@_compiled
+@_kernel(_TUPLE((_I, _I, _OUT2, _FLAGS))(_BUF1, _BUF2, _I, _IN1, _IN2, _IN2, _I, _X, _X, _B))
 def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
     t_buf: FloatArray,
     v_buf: FloatArray,
@@ -441,24 +467,3 @@ def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
                 v_buf[r, j] = v_buf[first + r, j]
         m -= first
     return m, next_k, out, gap
-
-
-def warm_up() -> None:
-    """Compile (or load from the cache) every kernel for the types the engine uses."""
-    values = np.zeros((4, 6))
-    coef = np.array([1.0, 0.0, 0.0])
-    for c in (3, 6):
-        lockout_front(values[:, :c].copy(), coef, coef, coef, coef, np.zeros((2, 3)),
-                      np.zeros((2, c)), np.zeros((2, c)))
-    sig = np.zeros((4, SIG_COLS))
-    par = np.zeros(PAR_SIZE)
-    par[P_FLOOR_STEP] = 1.0
-    lockout_scan(sig, 0, 0, False, True, par, np.zeros(ST_SIZE), np.zeros((1, 3)))
-    t = np.arange(4.0)
-    for c in (3, 6):
-        resample_rows(t, np.zeros((4, c)), 1, 3, 1.0, 1.0)
-        grid_push(np.zeros(8), np.zeros((8, c)), 0, t, values[:, :3].copy(),
-                  values[:, 3:].copy(), NO_K, 1.0, 1.0, False)
-
-
-warm_up()  # at import, outside any event loop: no compilation or cache I/O later
