@@ -6,6 +6,7 @@ loop."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import numpy as np
 import pytest
@@ -164,8 +165,9 @@ def test_samples_back_in_time_are_dropped() -> None:
 
 
 def test_kernels_refuse_other_types_instead_of_compiling() -> None:
+    bad_times: Any = np.arange(5)  # integers: the wrong type on purpose
     with pytest.raises(TypeError):
-        kernels.resample_rows(np.arange(5), np.zeros((5, 3)), 0, 2, RATE_HZ, 1.0)
+        kernels.resample_rows(bad_times, np.zeros((5, 3)), 0, 2, RATE_HZ, 1.0)
 
 
 def test_detector_refuses_a_block_that_changes_its_channels() -> None:
