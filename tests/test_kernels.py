@@ -51,6 +51,11 @@ def _front_reference(values: np.ndarray, sos: np.ndarray, sos_s: np.ndarray) -> 
     )
 
 
+STEP = 50  # the noise floor is updated at grid indices that are multiples of this
+HIST = 120  # ... from this many rows of activity history
+K0 = 1007  # grid index of the first row
+
+
 def _front_chunked(
     values: np.ndarray, sos: np.ndarray, sos_s: np.ndarray, size: int
 ) -> np.ndarray:
@@ -58,8 +63,14 @@ def _front_chunked(
     zi_s = sosfilt_zi(sos_s)[0][:, None] * values[0][None, :]
     tail = np.repeat(values[:1], W - 1, axis=0)
     ba = (sos[0, :3].copy(), sos[0, 3:].copy(), sos_s[0, :3].copy(), sos_s[0, 3:].copy())
+    hist = np.zeros((HIST, 2))
+    par = np.zeros(kernels.PAR_SIZE)
+    par[[kernels.P_FLOOR_STEP, kernels.P_STILL_RATIO, kernels.P_ACC_MIN, kernels.P_GYRO_MIN,
+         kernels.P_FLOOR_A_MIN, kernels.P_FLOOR_G_MIN]] = [STEP, 6.0, 1e-4, 0.5, 1e-7, 0.002]
+    st = np.zeros(kernels.ST_SIZE)
+    st[[kernels.S_THR_A, kernels.S_THR_G]] = [-1.0, -2.0]  # before the first floor
     out = [
-        kernels.lockout_front(values[i : i + size], *ba, zi, zi_s, tail)
+        kernels.lockout_front(values[i : i + size], K0 + i, *ba, zi, zi_s, tail, hist, par, st)
         for i in range(0, values.shape[0], size)
     ]
     return np.vstack(out)
@@ -75,7 +86,27 @@ def test_lockout_front_is_lfilter_and_the_window_variance(channels: int) -> None
     lp = slice(kernels.SIG_LP, kernels.SIG_LP + 3)
     assert np.array_equal(got[:, lp], ref[:, lp])
     # the rest to rounding (numpy sums the window in another order)
-    assert np.allclose(got, ref, rtol=1e-9, atol=1e-15)
+    assert np.allclose(got[:, : kernels.SIG_THR], ref, rtol=1e-9, atol=1e-15)
+
+
+def test_lockout_front_thresholds_follow_the_noise_floor() -> None:
+    """At each multiple of STEP the floor becomes the 10th percentile (lower) of the last
+    HIST rows of activity before it; the threshold is 6 x that, or the minimum."""
+    values, (sos, sos_s) = _front_inputs(6, seed=5)
+    values[150:] *= 0.1  # quieter from row 150: the floor drops once the history shows it
+    got = _front_chunked(values, sos, sos_s, 300)
+    act = got[:, kernels.SIG_ACT : kernels.SIG_ACT + 2]
+    expected = np.empty((300, 2))
+    thr = np.array([-1.0, -2.0])
+    for r in range(300):
+        if (K0 + r) % STEP == 0 and r > 0:
+            hist = act[max(0, r - HIST) : r]
+            floor = np.sort(hist, axis=0)[(hist.shape[0] - 1) // 10]
+            thr = np.maximum(6.0 * np.maximum(floor, [1e-7, 0.002]), [1e-4, 0.5])
+        expected[r] = thr
+    assert np.array_equal(got[:, kernels.SIG_THR : kernels.SIG_THR + 2], expected)
+    assert expected[-1, 0] < expected[140, 0] / 10  # the quiet rows lowered the floor
+    assert expected[-1, 1] == 0.5  # the gyro's at its minimum
 
 
 @pytest.mark.parametrize("size", [1, 4, 14, 15, 16, 97])

@@ -75,7 +75,8 @@ SIG_U = 4  # 4..6: lp / |lp|
 SIG_NORM_S = 7  # |acc| after the stillness low-pass (g)
 SIG_U_S = 8  # 8..10: its direction
 SIG_ACT = 11  # 11, 12: (acc, gyro) activity: trailing-window variance summed over axes
-SIG_COLS = 13
+SIG_THR = 13  # 13, 14: the stillness test's (acc, gyro) activity thresholds at this row
+SIG_COLS = 15
 
 # -- the detector's parameters (``par``) -----------------------------------------------
 P_DT = 0
@@ -96,10 +97,13 @@ P_KNOWN_COS = 14
 P_GYRO = 15  # 1.0 with a gyro
 P_COEF = 16  # 16..19: the gravity-error model (c0, cx, cy, cz)
 P_N_OBS = 20  # rows of obs_u in use (0: no rest seen yet)
-P_THR_A = 21  # activity thresholds of the stillness test: acc (g^2) ...
-P_THR_G = 22  # ... and gyro ((deg/s)^2)
-P_FLOOR_STEP = 23  # the thresholds change at grid indices that are multiples of this
-PAR_SIZE = 24
+P_FLOOR_STEP = 21  # the noise floor is updated at grid indices that are multiples of this
+P_STILL_RATIO = 22  # still when the activity is under this x the floor ...
+P_ACC_MIN = 23  # ... or under these (g^2, (deg/s)^2)
+P_GYRO_MIN = 24
+P_FLOOR_A_MIN = 25  # the floor's lower bounds (g^2, (deg/s)^2)
+P_FLOOR_G_MIN = 26
+PAR_SIZE = 27
 
 # -- the detector's state (``st``), shared with its Python handlers ------------------------
 S_V = 0  # speed, m/s
@@ -118,7 +122,10 @@ S_PREV_V = 14
 S_DESC_VMIN = 15
 S_T_QUIET = 16
 S_ENDED = 17  # set with a concentric phase event: the speed fell under 5 % of the peak
-ST_SIZE = 18
+S_HIST_N = 18  # activity rows seen (the history ring holds the last of them)
+S_THR_A = 19  # the activity thresholds in force: acc (g^2) ...
+S_THR_G = 20  # ... and gyro ((deg/s)^2)
+ST_SIZE = 21
 
 PHASE_BOTTOM = 0
 PHASE_CONCENTRIC = 1
@@ -130,7 +137,6 @@ SCAN_DONE = 0  # the end of the block
 SCAN_STILL_LONG = 1  # the still run reached min_still at this sample (resume after it)
 SCAN_RUN_END = 2  # this sample moves and ends a still run (resume at it, forced to move)
 SCAN_PHASE = 3  # a phase event at this sample (resume after it)
-SCAN_FLOOR = 4  # a whole second of grid: the noise floor is due before this sample
 
 
 @_compiled
@@ -142,9 +148,21 @@ def _biquad_row(x: float, b: FloatArray, a: FloatArray, z: FloatArray, ch: int) 
     return float(y)
 
 
-@_kernel(_OUT2(_IN2, _IN1, _IN1, _IN1, _IN1, _BUF2, _BUF2, _BUF2))
+@_compiled
+def _update_floor(hist: FloatArray, m: int, par: FloatArray, st: FloatArray) -> None:
+    """The noise floor, the 10th percentile (lower) of the ``m`` rows of activity history
+    (the order does not matter), and the thresholds it gives."""
+    kth = (m - 1) // 10
+    floor_a = max(np.partition(hist[:m, 0].copy(), kth)[kth], par[P_FLOOR_A_MIN])
+    floor_g = max(np.partition(hist[:m, 1].copy(), kth)[kth], par[P_FLOOR_G_MIN])
+    st[S_THR_A] = max(par[P_STILL_RATIO] * floor_a, par[P_ACC_MIN])
+    st[S_THR_G] = max(par[P_STILL_RATIO] * floor_g, par[P_GYRO_MIN])
+
+
+@_kernel(_OUT2(_IN2, _I, _IN1, _IN1, _IN1, _IN1, _BUF2, _BUF2, _BUF2, _BUF2, _IN1, _BUF1))
 def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in place
     values: FloatArray,
+    k0: int,
     b: FloatArray,
     a: FloatArray,
     b_s: FloatArray,
@@ -152,10 +170,18 @@ def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in pla
     zi: FloatArray,
     zi_s: FloatArray,
     tail: FloatArray,
+    hist: FloatArray,
+    par: FloatArray,
+    st: FloatArray,
 ) -> FloatArray:
     """The detector's per-sample signals of a grid block ``values`` (n, c): acc in g, then
-    gyro in deg/s if c >= 6. Returns (n, SIG_COLS); updates the filter states ``zi`` (2, 3),
-    ``zi_s`` (2, c) and the window history ``tail`` (w - 1, c) in place.
+    gyro in deg/s if c >= 6, row r at grid index ``k0 + r``. Returns (n, SIG_COLS); updates
+    in place the filter states ``zi`` (2, 3), ``zi_s`` (2, c), the window history ``tail``
+    (w - 1, c), and the activity history ``hist`` (a ring of the last rows, (h, 2)) with the
+    noise floor and thresholds in ``st``.
+
+    The floor (10th percentile of the history, lower) is updated at grid indices that are
+    multiples of ``P_FLOOR_STEP``, from the rows before, so chunking cannot change it.
     """
     n, c = values.shape
     h = tail.shape[0]  # w - 1
@@ -208,10 +234,20 @@ def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in pla
                 act_g = var
             elif ch < 6:
                 act_g += var
+        act_g = act_g if gyro else act_a
         sig[r, SIG_ACT] = act_a
-        sig[r, SIG_ACT + 1] = act_g if gyro else act_a
+        sig[r, SIG_ACT + 1] = act_g
+        count = int(st[S_HIST_N])
+        if (k0 + r) % int(par[P_FLOOR_STEP]) == 0 and count:
+            _update_floor(hist, min(count, hist.shape[0]), par, st)
+        sig[r, SIG_THR] = st[S_THR_A]
+        sig[r, SIG_THR + 1] = st[S_THR_G]
+        hist[count % hist.shape[0], 0] = act_a
+        hist[count % hist.shape[0], 1] = act_g
+        st[S_HIST_N] = count + 1
     tail[:] = x[n:]
     return sig
+
 
 
 @_compiled
@@ -224,9 +260,9 @@ def _dot3(x: FloatArray, r: int, col: int, y: FloatArray, y0: int) -> float:
 def _still_at(sig: FloatArray, r: int, par: FloatArray, obs_u: FloatArray) -> bool:
     """Is grid row ``r`` still: activity under the noise floor's threshold, and |a| at the
     rest baseline where the orientation has been seen at rest."""
-    if not sig[r, SIG_ACT] < par[P_THR_A]:
+    if not sig[r, SIG_ACT] < sig[r, SIG_THR]:
         return False
-    if par[P_GYRO] > 0.0 and not sig[r, SIG_ACT + 1] < par[P_THR_G]:
+    if par[P_GYRO] > 0.0 and not sig[r, SIG_ACT + 1] < sig[r, SIG_THR + 1]:
         return False
     n_obs = int(par[P_N_OBS])
     if n_obs == 0:
@@ -252,13 +288,12 @@ def _qualified(rise: float, vpk: float, par: FloatArray) -> bool:
     return bool(ok)
 
 
-@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _I, _B, _B, _IN1, _BUF1, _IN2))
+@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _I, _B, _IN1, _BUF1, _IN2))
 def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in place
     sig: FloatArray,
     k0: int,
     i: int,
     force: bool,
-    floor_done: bool,
     par: FloatArray,
     st: FloatArray,
     obs_u: FloatArray,
@@ -267,12 +302,10 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
 
     ``k0`` is the grid index of row 0 (row r is at ``(k0 + r) * dt`` s). ``force``: row ``i``
     moves, whatever the stillness test says (the still run before it has just ended).
-    ``floor_done``: the noise floor due at row ``i`` (if any) has been updated. Returns
-    (row, SCAN_* code); the state ``st`` is updated up to and including that row (for
-    SCAN_RUN_END and SCAN_FLOOR: up to the row before).
+    Returns (row, SCAN_* code); the state ``st`` is updated up to and including that row
+    (for SCAN_RUN_END: up to the row before).
     """
     n = sig.shape[0]
-    step = int(par[P_FLOOR_STEP])
     dt = par[P_DT]
     min_still = par[P_MIN_STILL]
     moving = par[P_MOVING]
@@ -281,10 +314,6 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
     a_prev = st[S_A_PREV]
     phase = int(st[S_PHASE])
     while i < n:
-        if (k0 + i) % step == 0 and not floor_done:
-            st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
-            return i, SCAN_FLOOR
-        floor_done = False
         if not force and _still_at(sig, i, par, obs_u):
             for ch in range(3):
                 st[S_RUN_ACC + ch] += sig[i, SIG_LP + ch]

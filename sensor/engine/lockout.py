@@ -41,7 +41,7 @@ from scipy.signal import butter, sosfilt_zi
 
 from sensor.engine import kernels as kn
 from sensor.engine.resample import GridBlock
-from sensor.engine.velocity import Growable, fit_gravity_error
+from sensor.engine.velocity import fit_gravity_error
 from sensor.events import LockoutReached
 from sensor.samples import FloatArray
 from sensor.summary import Leg, Phase
@@ -54,6 +54,8 @@ LegOfSet = Callable[[int], Leg]
 
 _DEFAULT_FLOOR_ACC_G2 = 1.5e-6  # before a floor is learnt (the engine's default too)
 _DEFAULT_FLOOR_GYRO_DPS2 = 0.05
+_MIN_FLOOR_ACC_G2 = 1e-7  # a learnt floor is never lower
+_MIN_FLOOR_GYRO_DPS2 = 0.002
 
 
 @dataclass(frozen=True)
@@ -137,11 +139,8 @@ class LockoutDetector:
         self._zi_still: FloatArray | None = None
         self._w = max(2, round(self.p.still_window_s * rate_hz))
         self._tail: FloatArray | None = None  # last w-1 still-filtered rows (window history)
-        self._floor_n = max(10, round(self.p.floor_history_s * rate_hz))
-        self._act = Growable(2)  # (acc, gyro) activity history for the noise floor
-        self._act_from = 0  # push(): rows of the block already in that history
-        self._floor_a = _DEFAULT_FLOOR_ACC_G2
-        self._floor_g = _DEFAULT_FLOOR_GYRO_DPS2
+        # (acc, gyro) activity of the last floor_history_s, a ring: the noise floor's history
+        self._hist = np.zeros((max(10, round(self.p.floor_history_s * rate_hz)), 2))
         self._min_still = max(1, round(self.p.min_still_s * rate_hz))
         self._obs: list[FloatArray] = []
         self._obs_u: FloatArray = np.zeros((0, 3))
@@ -162,11 +161,17 @@ class LockoutDetector:
         par[kn.P_LEVEL_G] = p.still_level_g
         par[kn.P_KNOWN_COS] = math.cos(math.radians(p.known_orientation_deg))
         par[kn.P_FLOOR_STEP] = round(rate_hz)  # the floor is updated at whole seconds of grid
+        par[kn.P_STILL_RATIO] = p.still_ratio
+        par[kn.P_ACC_MIN] = p.still_acc_min_g2
+        par[kn.P_GYRO_MIN] = p.still_gyro_min_dps2
+        par[kn.P_FLOOR_A_MIN] = _MIN_FLOOR_ACC_G2
+        par[kn.P_FLOOR_G_MIN] = _MIN_FLOOR_GYRO_DPS2
         self._par = par
-        self._set_thresholds()
         # the kernel's state: still run in progress, kinematics, the phase's running values
         st = np.zeros(kn.ST_SIZE)
         st[kn.S_T_QUIET] = math.nan
+        st[kn.S_THR_A] = max(p.still_ratio * _DEFAULT_FLOOR_ACC_G2, p.still_acc_min_g2)
+        st[kn.S_THR_G] = max(p.still_ratio * _DEFAULT_FLOOR_GYRO_DPS2, p.still_gyro_min_dps2)
         self._st = st
         self._rise_t0 = math.nan  # time the rise started (left rest)
         self._z_desc0 = 0.0  # position where the last descent started
@@ -277,41 +282,13 @@ class LockoutDetector:
             raise ValueError("every block must have the gyro, or none")
         b, a = self._ba
         b_s, a_s = self._ba_still
-        sig = kn.lockout_front(values, b, a, b_s, a_s, self._zi, self._zi_still, self._tail)
         k0 = int(block.k[0])
+        sig = kn.lockout_front(values, k0, b, a, b_s, a_s, self._zi, self._zi_still,
+                               self._tail, self._hist, self._par, self._st)
         self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
         events = self._run(sig, k0, leg_of_set)
-        self._act.append(sig[self._act_from :, kn.SIG_ACT : kn.SIG_ACT + 2])
         self.t_last_s = float(k0 + n - 1) * self.dt_s
         return events
-
-    def _floor_due(self, sig: FloatArray, i: int) -> None:
-        """Row ``i`` of the block is at a whole second of the grid: the noise floor (10th
-        percentile of the last ``floor_history_s`` of activity) is updated there, from the
-        rows before, so chunking the input cannot change it."""
-        self._act.append(sig[self._act_from : i, kn.SIG_ACT : kn.SIG_ACT + 2])
-        self._act_from = i
-        if self._act.n:
-            self._update_floor()
-        self._set_thresholds()
-
-    def _set_thresholds(self) -> None:
-        """The stillness test's activity thresholds: ``still_ratio`` x the noise floor."""
-        p = self.p
-        self._par[kn.P_THR_A] = max(p.still_ratio * self._floor_a, p.still_acc_min_g2)
-        self._par[kn.P_THR_G] = max(p.still_ratio * self._floor_g, p.still_gyro_min_dps2)
-
-    def _update_floor(self) -> None:
-        """The floor follows the recent quiet moments (a noisier sensor raises it)."""
-        hist: FloatArray = np.asarray(self._act.data[-self._floor_n :], dtype=np.float64)
-        kth = (hist.shape[0] - 1) // 10
-        floor = np.partition(hist, kth, axis=0)[kth]  # the 10th percentile (lower)
-        self._floor_a = max(float(floor[0]), 1e-7)
-        self._floor_g = max(float(floor[1]), 0.002)
-        if self._act.n > 4 * self._floor_n:  # keep the buffer bounded
-            keep = self._act.data[-self._floor_n :].copy()
-            self._act = Growable(2)
-            self._act.append(keep)
 
     # -- still runs and the gravity baseline -----------------------------------------------
 
@@ -346,20 +323,15 @@ class LockoutDetector:
 
     def _run(self, sig: FloatArray, k0: int, leg_of_set: LegOfSet | None) -> list[LockoutReached]:
         events: list[LockoutReached] = []
-        self._act_from = 0  # rows of the block not yet in the activity history
         i = 0
-        force = floor_done = False
+        force = False
         scan = kn.lockout_scan
         par, st, dt = self._par, self._st, self.dt_s
         while True:
-            i, what = scan(sig, k0, i, force, floor_done, par, st, self._obs_u)
-            force = floor_done = False
+            i, what = scan(sig, k0, i, force, par, st, self._obs_u)
+            force = False
             if what == kn.SCAN_DONE:
                 return events
-            if what == kn.SCAN_FLOOR:
-                self._floor_due(sig, i)
-                floor_done = True
-                continue
             t = float(k0 + i) * dt
             ev = None
             if what == kn.SCAN_STILL_LONG:
