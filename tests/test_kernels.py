@@ -195,6 +195,13 @@ def test_samples_back_in_time_are_dropped() -> None:
     assert np.array_equal(np.vstack([first.values, rest.values]), ref.values)
 
 
+def test_a_time_that_is_not_finite_is_refused() -> None:
+    t = np.arange(10) / 100.0
+    t[4] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        GridResampler(RATE_HZ, 1.0).push(Samples(t, np.zeros((10, 3))))
+
+
 def test_kernels_refuse_other_types_instead_of_compiling() -> None:
     bad_times: Any = np.arange(5)  # integers: the wrong type on purpose
     with pytest.raises(TypeError):

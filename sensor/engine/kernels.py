@@ -452,13 +452,17 @@ def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
 
     The input buffer is ``t_buf[:m]`` (times) and ``v_buf[:m]`` (values, acc then gyro);
     it must have room for the new samples (``t_new``, ``acc`` (k, 3), ``gyro`` (k, 3) when
-    the buffer has 6 columns). New samples before the buffer's last one are dropped.
+    the buffer has 6 columns). New samples before the buffer's last one are dropped; a time
+    that is not finite raises ValueError.
     ``next_k`` is the first grid point not yet out (or ``NO_K`` at the start). ``final``:
     the stream has ended, every grid point up to the last sample is out. Returns (samples
     kept in the buffer, next grid point, values (n, c), gap flags (n,)); the n grid points
     out are ``next_k`` (as passed, or the first) onwards.
     """
     c = v_buf.shape[1]
+    for s in range(t_new.size):
+        if not math.isfinite(t_new[s]):
+            raise ValueError("sample times must be finite")
     last = t_buf[m - 1] if m else -np.inf
     r = m
     for s in range(t_new.size):
