@@ -2,17 +2,19 @@
 
 numpy costs about a microsecond per call whatever the array size, and the live engine is fed
 a few samples at a time, so its inner loops are compiled here: the lockout detector's two
-biquads, trailing-window variance, stillness test and state machine scan, and the grid
-resampler's binning. Each kernel does the arithmetic of the numpy/scipy code it replaced, in
-the same order (sums are sequential), so the results do not depend on how the input was
-chunked. Rare decisions (the noise floor, the gravity-error fit, pairing, events) stay in
-Python: a scanning kernel runs until something Python must decide and returns its index.
+biquads, trailing-window variance, noise floor, stillness test and state machine scan, and the
+grid resampler's buffer, binning and interpolation. Each kernel does the arithmetic of the
+numpy/scipy code it replaced, in the same order (sums are sequential), so the results do not
+depend on how the input was chunked. Rare decisions (the gravity-error fit, judging and
+pairing rises, events) stay in Python: the scanning kernel runs until something Python must
+decide and returns its index.
 
 The kernels are compiled once per machine and cached on disk (numba's ``cache=True``: next to
-this file, or in the user's cache when the package folder is read-only). Each kernel has its
-signature, so it is compiled or loaded at import, so that no compilation or cache I/O happens later
-on an event loop. If no cache folder is writable, numba compiles in memory (a few seconds per
-process) and carries on.
+this file, or in the user's cache when the package folder is read-only). Each public kernel
+has a signature, so it is compiled or loaded at import: no compilation or cache I/O happens
+later, on an event loop. If no cache folder is writable, numba compiles in memory (about
+10 s per process) and carries on. The kernels do not check bounds: their Python callers check
+the shapes.
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 def _compiled(fn: _F, signature: Any = None) -> _F:
-    """``numba.njit(cache=True)``, typed: numba has no type hints, so mypy would see every
-    kernel as untyped; the compiled dispatcher is called like the Python function.
+    """``numba.njit(cache=True)``, typed: numba's dispatcher type says nothing of the
+    function's arguments (and older numba has no type hints at all); the compiled dispatcher
+    is called like the Python function.
 
     With a ``signature`` the kernel is compiled (or loaded from the cache) right away, at
     import, and only for those types: a call with other types raises ``TypeError`` instead

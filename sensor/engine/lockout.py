@@ -111,11 +111,11 @@ class LockoutDetector:
     the number of sets the engine has closed so far and a function giving the leg of a set
     index, and returns the lockouts decided by that block.
 
-    The per-sample work (filters, stillness, integration, the search for the next phase
-    event) is compiled (``sensor.engine.kernels``); Python runs once per event (a still run
-    reaching its minimum or ending, a phase starting or ending) and once per second of grid
-    (the noise floor). Sums and integrals are sequential, carried from block to block, so
-    the events do not depend on how the grid was cut into blocks.
+    The per-sample work (filters, noise floor, stillness, integration, the search for the
+    next phase event) is compiled (``sensor.engine.kernels``); Python runs once per event (a
+    still run reaching its minimum or ending, a phase starting or ending). Sums and
+    integrals are sequential, carried from block to block, so the events do not depend on
+    how the grid was cut into blocks.
     """
 
     def __init__(self, rate_hz: float, params: LockoutParams | None = None) -> None:
@@ -144,8 +144,7 @@ class LockoutDetector:
         self._min_still = max(1, round(self.p.min_still_s * rate_hz))
         self._obs: list[FloatArray] = []
         self._obs_u: FloatArray = np.zeros((0, 3))
-        self._coef: FloatArray = np.zeros(4)
-        self._coef_version = 0  # bumped whenever the gravity-error model changes
+        self._coef: FloatArray = np.zeros(4)  # the gravity-error model (the kernel's copy: par)
         # the kernel's parameters (the scale and the gravity-error model change over time)
         par = np.zeros(kn.PAR_SIZE)
         p = self.p
@@ -311,7 +310,6 @@ class LockoutDetector:
         obs = np.vstack(self._obs)
         self._obs_u = np.ascontiguousarray(obs[:, :3])
         self._coef = fit_gravity_error(obs)
-        self._coef_version += 1
         self._par[kn.P_COEF : kn.P_COEF + 4] = self._coef
         self._par[kn.P_N_OBS] = self._obs_u.shape[0]
 
