@@ -30,7 +30,6 @@ eccentric) and ``phase`` the current phase, for the terminal's hold timer.
 
 from __future__ import annotations
 
-import itertools
 import math
 import weakref
 from collections.abc import Callable
@@ -38,12 +37,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
-from numpy.typing import NDArray
-from scipy.signal import butter, lfilter, sosfilt_zi
+from scipy.signal import butter, sosfilt_zi
 
+from sensor.engine import kernels as kn
 from sensor.engine.resample import GridBlock
-from sensor.engine.velocity import GRAVITY_MPS2, Growable, fit_gravity_error
+from sensor.engine.velocity import fit_gravity_error
 from sensor.events import LockoutReached
 from sensor.samples import FloatArray
 from sensor.summary import Leg, Phase
@@ -56,6 +54,8 @@ LegOfSet = Callable[[int], Leg]
 
 _DEFAULT_FLOOR_ACC_G2 = 1.5e-6  # before a floor is learnt (the engine's default too)
 _DEFAULT_FLOOR_GYRO_DPS2 = 0.05
+_MIN_FLOOR_ACC_G2 = 1e-7  # a learnt floor is never lower
+_MIN_FLOOR_GYRO_DPS2 = 0.002
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,11 @@ class LockoutDetector:
     the number of sets the engine has closed so far and a function giving the leg of a set
     index, and returns the lockouts decided by that block.
 
-    The work is numpy over spans of the block; Python runs once per event (a still run
-    starting or ending, a phase starting or ending), not once per sample. Sums and
-    integrals are sequential (``cumsum`` seeded with the carried state), so the events do
-    not depend on how the grid was cut into blocks.
+    The per-sample work (filters, noise floor, stillness, integration, the search for the
+    next phase event) is compiled (``sensor.engine.kernels``); Python runs once per event (a
+    still run reaching its minimum or ending, a phase starting or ending). Sums and
+    integrals are sequential, carried from block to block, so the events do not depend on
+    how the grid was cut into blocks.
     """
 
     def __init__(self, rate_hz: float, params: LockoutParams | None = None) -> None:
@@ -128,47 +129,60 @@ class LockoutDetector:
         )
         if self._sos.shape[0] != 1 or self._sos_still.shape[0] != 1:
             raise ValueError("the lockout filters are single biquads")
+        if self._sos[0, 3] != 1.0 or self._sos_still[0, 3] != 1.0:
+            raise ValueError("the lockout filters are normalised (a[0] = 1)")
+        # (b, a) of each biquad, contiguous, as the kernel takes them
+        self._ba = (self._sos[0, :3].copy(), self._sos[0, 3:].copy())
+        self._ba_still = (self._sos_still[0, :3].copy(), self._sos_still[0, 3:].copy())
         self.delay_s = _group_delay_s(min(self.p.lowpass_hz, 0.9 * nyquist))
         self._zi: FloatArray | None = None
         self._zi_still: FloatArray | None = None
         self._w = max(2, round(self.p.still_window_s * rate_hz))
         self._tail: FloatArray | None = None  # last w-1 still-filtered rows (window history)
-        self._floor_n = max(10, round(self.p.floor_history_s * rate_hz))
-        self._act = Growable(2)  # (acc, gyro) activity history for the noise floor
-        self._floor_a = _DEFAULT_FLOOR_ACC_G2
-        self._floor_g = _DEFAULT_FLOOR_GYRO_DPS2
+        # (acc, gyro) activity of the last floor_history_s, a ring: the noise floor's history
+        self._hist = np.zeros((max(10, round(self.p.floor_history_s * rate_hz)), 2))
         self._min_still = max(1, round(self.p.min_still_s * rate_hz))
-        self._known_cos = math.cos(math.radians(self.p.known_orientation_deg))
         self._obs: list[FloatArray] = []
         self._obs_u: FloatArray = np.zeros((0, 3))
-        self._coef: FloatArray = np.zeros(4)
-        self._coef_version = 0  # bumped whenever the gravity-error model changes
-        # still run in progress: count, sums for its observation
-        self._still_run = 0
-        self._run_acc = np.zeros(3)
-        self._run_norm = 0.0
-        # kinematics
-        self._v = 0.0
-        self._z = 0.0
-        self._a_prev = 0.0
-        self.phase: Phase = Phase.BOTTOM
+        self._coef: FloatArray = np.zeros(4)  # the gravity-error model (the kernel's copy: par)
+        # the kernel's parameters (the scale and the gravity-error model change over time)
+        par = np.zeros(kn.PAR_SIZE)
+        p = self.p
+        par[kn.P_DT] = self.dt_s
+        par[kn.P_MIN_STILL] = self._min_still
+        par[kn.P_MOVING] = p.moving_mps
+        par[kn.P_QUIET] = p.quiet_fraction * p.moving_mps
+        par[kn.P_PHASE] = p.phase_fraction
+        par[kn.P_DECEL] = p.decel_fraction
+        par[kn.P_DECEL_SPEED] = p.decel_speed_fraction
+        par[kn.P_MIN_RISE] = p.min_rise_m
+        par[kn.P_MAX_RISE] = p.max_rise_m
+        par[kn.P_LEVEL_G] = p.still_level_g
+        par[kn.P_KNOWN_COS] = math.cos(math.radians(p.known_orientation_deg))
+        par[kn.P_FLOOR_STEP] = round(rate_hz)  # the floor is updated at whole seconds of grid
+        par[kn.P_STILL_RATIO] = p.still_ratio
+        par[kn.P_ACC_MIN] = p.still_acc_min_g2
+        par[kn.P_GYRO_MIN] = p.still_gyro_min_dps2
+        par[kn.P_FLOOR_A_MIN] = _MIN_FLOOR_ACC_G2
+        par[kn.P_FLOOR_G_MIN] = _MIN_FLOOR_GYRO_DPS2
+        self._par = par
+        # the kernel's state: still run in progress, kinematics, the phase's running values
+        st = np.zeros(kn.ST_SIZE)
+        st[kn.S_T_QUIET] = math.nan
+        st[kn.S_THR_A] = max(p.still_ratio * _DEFAULT_FLOOR_ACC_G2, p.still_acc_min_g2)
+        st[kn.S_THR_G] = max(p.still_ratio * _DEFAULT_FLOOR_GYRO_DPS2, p.still_gyro_min_dps2)
+        self._st = st
         self._rise_t0 = math.nan  # time the rise started (left rest)
-        self._rise_z0 = 0.0
-        self._vpk = 0.0
-        self._apk = 0.0  # peak deceleration (positive number) during the rise
-        self._prev_tv: tuple[float, float] | None = None  # last (t, v) of the rise
-        self._desc_vmin = 0.0
         self._z_desc0 = 0.0  # position where the last descent started
         self._t_lockout = math.nan
         self._t_descent = math.nan
-        self._t_quiet = math.nan
         self._t_start = math.nan
         self._concentric_s: float | None = None
         self._hold_s: float | None = None
         self._eccentric_s: float | None = None
         # the scale of a rep: (rise m, peak m/s) of recent rises paired with their descent
         self._ranges: list[tuple[float, float]] = []
-        self._scale: tuple[float, float] | None = None  # their median, once there are enough
+        self._scale_v: tuple[float, float] | None = None  # their median, once there are enough
         self._pending: tuple[float, float, bool] | None = None  # (rise, peak, accepted)
         self._rejected: list[tuple[float, float]] = []  # paired rises the scale refused
         # sets
@@ -181,6 +195,14 @@ class LockoutDetector:
     # -- public state ----------------------------------------------------------------------
 
     @property
+    def phase(self) -> Phase:
+        return _PHASES[int(self._st[kn.S_PHASE])]
+
+    @phase.setter
+    def phase(self, phase: Phase) -> None:
+        self._st[kn.S_PHASE] = _PHASE_CODES[phase]
+
+    @property
     def tempo(self) -> LiveTempo:
         return LiveTempo(self._concentric_s, self._hold_s, self._eccentric_s)
 
@@ -188,6 +210,50 @@ class LockoutDetector:
     def lockout_t_s(self) -> float | None:
         """Time of the current lockout while holding at the top, else None."""
         return self._t_lockout if self.phase is Phase.HOLD else None
+
+    # -- the kernel's state, by name (for the event handlers) --------------------------------
+
+    def _get(self, i: int) -> float:
+        return float(self._st[i])
+
+    @property
+    def _v(self) -> float:
+        return self._get(kn.S_V)
+
+    @property
+    def _z(self) -> float:
+        return self._get(kn.S_Z)
+
+    @property
+    def _still_run(self) -> int:
+        return int(self._st[kn.S_STILL_RUN])
+
+    @property
+    def _vpk(self) -> float:
+        return self._get(kn.S_VPK)
+
+    @property
+    def _t_quiet(self) -> float:
+        return self._get(kn.S_T_QUIET)
+
+    @property
+    def _rise_z0(self) -> float:
+        return self._get(kn.S_RISE_Z0)
+
+    @property
+    def _scale(self) -> tuple[float, float] | None:
+        return self._scale_v
+
+    @_scale.setter
+    def _scale(self, scale: tuple[float, float] | None) -> None:
+        self._scale_v = scale
+        par, p = self._par, self.p
+        par[kn.P_HAS_SCALE] = scale is not None
+        if scale is not None:
+            r_med, v_med = scale
+            par[kn.P_RANGE_LO] = r_med / p.range_ratio
+            par[kn.P_RANGE_HI] = r_med * p.range_ratio
+            par[kn.P_PEAK_HI] = v_med * p.peak_ratio
 
     # -- input -----------------------------------------------------------------------------
 
@@ -201,254 +267,114 @@ class LockoutDetector:
         n = block.k.size
         if n == 0:
             return []
-        values = block.values
-        acc = values[:, :3]
-        with_gyro = values.shape[1] >= 6
-        if self._zi is None:
-            self._zi = sosfilt_zi(self._sos)[0][:, None] * acc[0][None, :]
+        values = np.ascontiguousarray(block.values, dtype=np.float64)  # the kernel's layout
+        if values.shape[1] not in (3, 6):  # (the kernels do not check bounds)
+            raise ValueError("grid values are acc in g (3 columns), then gyro (3) if any")
+        with_gyro = values.shape[1] == 6
+        if self._zi is None or self._zi_still is None or self._tail is None:
+            self._zi = sosfilt_zi(self._sos)[0][:, None] * values[0, :3][None, :]
             first = values[0]
             self._zi_still = sosfilt_zi(self._sos_still)[0][:, None] * first[None, :]
             self._tail = np.repeat(first[None, :], self._w - 1, axis=0)
-        # one 2nd-order section each: lfilter is sosfilt's arithmetic (to rounding) without
-        # its per-call overhead
-        lp, self._zi = lfilter(self._sos[0, :3], self._sos[0, 3:], acc, axis=0, zi=self._zi)
-        ls, self._zi_still = lfilter(
-            self._sos_still[0, :3], self._sos_still[0, 3:], values, axis=0, zi=self._zi_still
-        )
-        norm = np.sqrt((lp * lp).sum(axis=1))
-        ls_acc = ls[:, :3]
-        norm_s = np.sqrt((ls_acc * ls_acc).sum(axis=1))
-        quiet = self._stillness(ls, block.k, with_gyro)
-        t: FloatArray = block.k.astype(np.float64) * self.dt_s
+            self._par[kn.P_GYRO] = with_gyro
+        elif values.shape[1] != self._tail.shape[1]:
+            raise ValueError("every block must have the gyro, or none")
+        b, a = self._ba
+        b_s, a_s = self._ba_still
+        k0 = int(block.k[0])
+        sig = kn.lockout_front(values, k0, b, a, b_s, a_s, self._zi, self._zi_still,
+                               self._tail, self._hist, self._par, self._st)
         self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
-        span = _Block(
-            t=t,
-            lp=lp,
-            norm=norm,
-            u=lp / np.maximum(norm, 1e-9)[:, None],
-            norm_s=norm_s,
-            u_s=ls_acc / np.maximum(norm_s, 1e-9)[:, None],
-            quiet=quiet,
-        )
-        events = self._run(span, leg_of_set)
-        self.t_last_s = float(t[-1])
+        events = self._run(sig, k0, leg_of_set)
+        self.t_last_s = float(k0 + n - 1) * self.dt_s
         return events
-
-    def _stillness(
-        self, ls: FloatArray, k: NDArray[np.int64], with_gyro: bool
-    ) -> NDArray[np.bool_]:
-        """Trailing-window activity (variance) under the noise floor: no vibration.
-
-        The floor (10th percentile of the last ``floor_history_s`` of activity) is updated
-        at whole seconds of the grid, so chunking the input cannot change it.
-        """
-        if self._tail is None:
-            raise RuntimeError("push() initialises the window first")
-        x = np.concatenate([self._tail, ls])
-        self._tail = x[-(self._w - 1) :]
-        var = _window_variance(x, self._w)  # (n, c)
-        act = np.empty((var.shape[0], 2))  # (acc, gyro) activity, as the history keeps it
-        act_a, act_g = act[:, 0], act[:, 1]
-        np.add.reduce(var[:, :3], axis=1, out=act_a)
-        if with_gyro:
-            np.add.reduce(var[:, 3:6], axis=1, out=act_g)
-        else:
-            act_g[:] = act_a
-        thr = np.empty((act_a.size, 2))
-        step = round(self.rate_hz)
-        cuts = np.flatnonzero(k % step == 0)
-        bounds = [0, *[int(c) for c in cuts if c > 0], act_a.size]
-        for lo, hi in itertools.pairwise(bounds):
-            if lo > 0 or (k[0] % step == 0 and self._act.n):
-                self._update_floor()
-            thr[lo:hi, 0] = max(self.p.still_ratio * self._floor_a, self.p.still_acc_min_g2)
-            thr[lo:hi, 1] = max(self.p.still_ratio * self._floor_g, self.p.still_gyro_min_dps2)
-            self._act.append(act[lo:hi])
-        still: NDArray[np.bool_] = np.less(act_a, thr[:, 0])
-        if with_gyro:
-            still &= np.less(act_g, thr[:, 1])
-        return still
-
-    def _update_floor(self) -> None:
-        """The floor follows the recent quiet moments (a noisier sensor raises it)."""
-        hist: FloatArray = np.asarray(self._act.data[-self._floor_n :], dtype=np.float64)
-        kth = (hist.shape[0] - 1) // 10
-        floor = np.partition(hist, kth, axis=0)[kth]  # the 10th percentile (lower)
-        self._floor_a = max(float(floor[0]), 1e-7)
-        self._floor_g = max(float(floor[1]), 0.002)
-        if self._act.n > 4 * self._floor_n:  # keep the buffer bounded
-            keep = self._act.data[-self._floor_n :].copy()
-            self._act = Growable(2)
-            self._act.append(keep)
 
     # -- still runs and the gravity baseline -----------------------------------------------
 
-    def _level_ok(self, b: _Block) -> NDArray[np.bool_]:
-        """|a| within ``still_level_g`` of the rest baseline (g), where that is known.
-
-        A constant acceleration (the middle of a slow rise) has no variance but is not rest.
-        The test is skipped far from every orientation seen at rest (the baseline model
-        would be extrapolating) and before the first rest.
-        """
-        if not self._obs:
-            return np.ones(b.t.size, dtype=bool)
-        base = 1.0 + self._coef[0] + b.u_s @ self._coef[1:]
-        near: NDArray[np.bool_] = np.abs(b.norm_s - base) < self.p.still_level_g
-        known: NDArray[np.bool_] = (b.u_s @ self._obs_u.T).max(axis=1) > self._known_cos
-        out: NDArray[np.bool_] = near | ~known
-        return out
-
     def _observe_run(self) -> None:
-        if self._still_run < self._min_still:
+        """A still run has ended: what gravity reads at rest in its orientation.
+
+        The still test then checks |a| against the model fitted on these (within
+        ``still_level_g`` of the rest baseline, where the orientation has been seen at rest:
+        a constant acceleration, the middle of a slow rise, has no variance but is not rest).
+        """
+        run = self._still_run
+        if run < self._min_still:
             return
-        acc = self._run_acc / self._still_run
-        norm = self._run_norm / self._still_run
+        st = self._st
+        acc = st[kn.S_RUN_ACC : kn.S_RUN_ACC + 3] / run
+        norm = float(st[kn.S_RUN_NORM]) / run
         u = acc / max(float(np.linalg.norm(acc)), 1e-9)
-        self._obs.append(np.array([*u, norm - 1.0, float(self._still_run)]))
+        self._obs.append(np.array([*u, norm - 1.0, float(run)]))
         del self._obs[: -self.p.baseline_obs]
         obs = np.vstack(self._obs)
-        self._obs_u = obs[:, :3]
+        self._obs_u = np.ascontiguousarray(obs[:, :3])
         self._coef = fit_gravity_error(obs)
-        self._coef_version += 1
-
-    def _still_span(
-        self, b: _Block, i: int, j: int, leg_of_set: LegOfSet | None
-    ) -> LockoutReached | None:
-        """Samples i..j-1 are still: accumulate the run; it resets the speed once long enough."""
-        r0 = self._still_run
-        self._run_acc = np.cumsum(np.vstack([self._run_acc, b.lp[i:j]]), axis=0)[-1]
-        self._run_norm = float(np.cumsum(np.concatenate([[self._run_norm], b.norm[i:j]]))[-1])
-        ev = None
-        if r0 < self._min_still <= r0 + (j - i):
-            self._still_run = self._min_still
-            ev = self._on_still(float(b.t[i + self._min_still - r0 - 1]), leg_of_set)
-        self._still_run = r0 + (j - i)
-        return ev
+        self._par[kn.P_COEF : kn.P_COEF + 4] = self._coef
+        self._par[kn.P_N_OBS] = self._obs_u.shape[0]
 
     def _end_still_run(self) -> None:
         self._observe_run()
-        self._still_run = 0
-        self._run_acc = np.zeros(3)
-        self._run_norm = 0.0
+        self._st[kn.S_STILL_RUN : kn.S_RUN_NORM + 1] = 0.0
 
     # -- the state machine -----------------------------------------------------------------
 
-    def _run(self, b: _Block, leg_of_set: LegOfSet | None) -> list[LockoutReached]:
+    def _run(self, sig: FloatArray, k0: int, leg_of_set: LegOfSet | None) -> list[LockoutReached]:
         events: list[LockoutReached] = []
-        n = b.t.size
-        version = -1
-        accel: FloatArray = np.empty(0)
-        still: NDArray[np.bool_] = np.empty(0, dtype=bool)
         i = 0
-        while i < n:
-            if version != self._coef_version:  # the baseline changed: recompute what uses it
-                version = self._coef_version
-                base = 1.0 + self._coef[0] + b.u @ self._coef[1:]
-                accel = (b.norm - base) * GRAVITY_MPS2  # vertical, m/s^2, up positive
-                still = b.quiet & self._level_ok(b)
-            if still[i]:
-                j = i + int(still[i:].argmin())
-                if still[j]:  # argmin of an all-True slice is its start
-                    j = n
-                ev = self._still_span(b, i, j, leg_of_set)
-                if ev is not None:
-                    events.append(ev)
-                i = j
-                continue
-            if self._still_run:
-                self._end_still_run()  # sample i moves, whatever the new baseline says
-                if version != self._coef_version:
-                    version = self._coef_version
-                    base = 1.0 + self._coef[0] + b.u @ self._coef[1:]
-                    accel = (b.norm - base) * GRAVITY_MPS2
-                    still = b.quiet & self._level_ok(b)
-            j = i + 1 + int(still[i + 1 :].argmax()) if i + 1 < n else n
-            if j < n and not still[j]:  # argmax of an all-False slice is its start
-                j = n
-            while i < j:
-                i, ev = self._motion(b, accel, i, min(j, i + _MAX_SPAN), leg_of_set)
-                if ev is not None:
-                    events.append(ev)
-        return events
-
-    def _motion(
-        self, b: _Block, accel: FloatArray, i: int, j: int, leg_of_set: LegOfSet | None
-    ) -> tuple[int, LockoutReached | None]:
-        """Integrate samples i..j-1 (all moving) up to the first phase event; handle it.
-
-        Returns the next sample to process and the lockout decided, if any.
-        """
-        p = self.p
-        dt = self.dt_s
-        a = accel[i:j]
-        t = b.t[i:j]
-        a_before = np.empty(a.size)
-        a_before[0] = self._a_prev
-        a_before[1:] = a[:-1]
-        v = _running(np.add, self._v, 0.5 * (a + a_before) * dt)
-        z = _running(np.add, self._z, v * dt)
-        phase = self.phase
-        if phase is Phase.BOTTOM or phase is Phase.HOLD:
-            hit = (v > p.moving_mps) | (v < -p.moving_mps)
-            e = _first(hit)
-            quiet = np.flatnonzero(np.abs(v[:e]) < p.quiet_fraction * p.moving_mps)
-            if quiet.size:
-                self._t_quiet = float(t[quiet[-1]])  # the last moment at rest
-        elif phase is Phase.CONCENTRIC:
-            vpk = _running(np.maximum, self._vpk, v)
-            decel = -a
-            cand = np.where(v < vpk, decel, -np.inf)
-            apk = _running(np.maximum, self._apk, cand)
-            rise = z - self._rise_z0
-            ended = v < p.phase_fraction * vpk
-            settled = (
-                (apk > 0)
-                & (decel < p.decel_fraction * apk)
-                & (v < p.decel_speed_fraction * vpk)
-                & self._qualified_many(rise, vpk)
-            )
-            e = _first(ended | settled)
-            if e < t.size:
-                self._vpk, self._apk = float(vpk[e]), float(apk[e])
+        force = False
+        scan = kn.lockout_scan
+        par, st, dt = self._par, self._st, self.dt_s
+        while True:
+            i, what = scan(sig, k0, i, force, par, st, self._obs_u)
+            force = False
+            if what == kn.SCAN_DONE:
+                return events
+            t = float(k0 + i) * dt
+            ev = None
+            if what == kn.SCAN_STILL_LONG:
+                ev = self._on_still(t, leg_of_set)
+                i += 1
+            elif what == kn.SCAN_RUN_END:
+                self._end_still_run()
+                force = True  # row i moves, whatever the new baseline says
             else:
-                self._vpk, self._apk = float(vpk[-1]), float(apk[-1])
-                self._prev_tv = (float(t[-1]), float(v[-1]))
-        else:
-            vmin = _running(np.minimum, self._desc_vmin, v)
-            e = _first(v > p.phase_fraction * vmin)  # back above -5 % of the descent's peak
-            self._desc_vmin = float(vmin[min(e, t.size - 1)])
-        if e >= t.size:  # no event: carry the state to the end of the span
-            self._v, self._a_prev, self._z = float(v[-1]), float(a[-1]), float(z[-1])
-            return j, None
-        self._v, self._a_prev, self._z = float(v[e]), float(a[e]), float(z[e])
-        te, ve = float(t[e]), float(v[e])
+                ev = self._phase_event(t, leg_of_set)
+                i += 1
+            if ev is not None:
+                events.append(ev)
+
+    def _phase_event(self, t: float, leg_of_set: LegOfSet | None) -> LockoutReached | None:
+        """The kernel found the current phase's event at time ``t``: handle it."""
+        st = self._st
+        phase = self.phase
+        v = self._v
         if phase is Phase.CONCENTRIC:
-            prev = (float(t[e - 1]), float(v[e - 1])) if e > 0 else self._prev_tv
-            ev = self._rise_event(te, ve, prev, bool(ended[e]), leg_of_set)
-        elif phase is Phase.ECCENTRIC:
-            self._bottom(te - self.delay_s)
-            ev = None
+            prev = (self._get(kn.S_PREV_T), self._get(kn.S_PREV_V)) if st[kn.S_HAS_PREV] else None
+            return self._rise_event(t, v, prev, bool(st[kn.S_ENDED]), leg_of_set)
+        if phase is Phase.ECCENTRIC:
+            self._bottom(t - self.delay_s)
         else:
-            self._rest_event(te, ve)
-            ev = None
-        return i + e + 1, ev
+            self._rest_event(t, v)
+        return None
 
     def _rest_event(self, t: float, v: float) -> None:
         """At the bottom or holding the top, the speed passed +-``moving_mps``."""
         p = self.p
         phase = self.phase
+        st = self._st
         if v > p.moving_mps and phase is Phase.BOTTOM:
             self.phase = Phase.CONCENTRIC
             quiet = self._t_quiet
             self._rise_t0 = quiet if t - quiet <= p.max_lead_s else t  # (False if NaN)
-            self._rise_z0 = self._z
-            self._vpk = v
-            self._apk = 0.0
-            self._prev_tv = None
+            st[kn.S_RISE_Z0] = self._z
+            st[kn.S_VPK] = v
+            st[kn.S_APK] = 0.0
+            st[kn.S_HAS_PREV] = 0.0
             self._pending = None
         elif v < -p.moving_mps:
             self.phase = Phase.ECCENTRIC
-            self._desc_vmin = v
+            st[kn.S_DESC_VMIN] = v
             self._z_desc0 = self._z
             if phase is Phase.HOLD:
                 self._t_descent = max(self._t_quiet - self.delay_s, self._t_lockout)
@@ -478,14 +404,14 @@ class LockoutDetector:
                 t_cross = t0 + min(max(frac, 0.0), 1.0) * (t - t0)
             return self._lockout(t_cross - self.delay_s, leg_of_set)
         self.phase = Phase.BOTTOM if v > -p.moving_mps else Phase.ECCENTRIC
-        self._desc_vmin = min(v, 0.0)
+        self._st[kn.S_DESC_VMIN] = min(v, 0.0)
         self._z_desc0 = self._z
         self._reset_speed()
         return None
 
     def _reset_speed(self) -> None:
-        self._v = 0.0
-        self._a_prev = 0.0
+        self._st[kn.S_V] = 0.0
+        self._st[kn.S_A_PREV] = 0.0
 
     def _on_still(self, t: float, leg_of_set: LegOfSet | None) -> LockoutReached | None:
         """A still run has become long enough: speed is zero; a qualified rise has ended."""
@@ -503,20 +429,20 @@ class LockoutDetector:
 
     # -- is it a rep? ----------------------------------------------------------------------
 
-    def _qualified_many(self, rise: FloatArray, vpk: FloatArray) -> NDArray[np.bool_]:
-        """Per sample: a rise of ``rise`` m at peak speed ``vpk`` m/s would be a rep."""
+    def _qualified(self, rise: float, vpk: float) -> bool:
+        """A rise of ``rise`` m at peak speed ``vpk`` m/s would be a rep (the kernel's test)."""
         p = self.p
-        ok: NDArray[np.bool_] = (rise >= p.min_rise_m) & (rise <= p.max_rise_m)
+        ok = p.min_rise_m <= rise <= p.max_rise_m
         if self._scale is not None:
             r_med, v_med = self._scale
-            ok &= (rise >= r_med / p.range_ratio) & (rise <= r_med * p.range_ratio)
-            ok &= vpk <= v_med * p.peak_ratio
+            ok = ok and r_med / p.range_ratio <= rise <= r_med * p.range_ratio
+            ok = ok and vpk <= v_med * p.peak_ratio
         return ok
 
     def _judge(self) -> bool:
         """Is the rise that just ended a rep? A refused one waits for its descent."""
         rise = self._z - self._rise_z0
-        ok = bool(self._qualified_many(np.array([rise]), np.array([self._vpk]))[0])
+        ok = self._qualified(rise, self._vpk)
         p = self.p
         if not ok and p.min_rise_m <= rise <= p.max_rise_m:
             self._pending = (rise, self._vpk, False)  # refused by the scale only
@@ -559,7 +485,7 @@ class LockoutDetector:
         self._eccentric_s = None
         self.phase = Phase.HOLD
         self._reset_speed()
-        self._prev_tv = None
+        self._st[kn.S_HAS_PREV] = 0.0
         new_set = (
             self._set_index < 0
             or t_lock - self._last_rep_t > p.set_gap_s
@@ -586,62 +512,13 @@ class LockoutDetector:
         self._reset_speed()
 
 
-_MAX_SPAN = 128  # samples integrated per step of the state machine (bounds re-work)
-_FEW_ROWS = 32  # _window_variance: up to this many windows, one strided pass is cheaper
-
-
-@dataclass(frozen=True)
-class _Block:
-    """One pushed block's per-sample signals (all on the grid)."""
-
-    t: FloatArray  # s
-    lp: FloatArray  # (n, 3) low-passed acceleration, g
-    norm: FloatArray  # |lp|, g
-    u: FloatArray  # lp / |lp|
-    norm_s: FloatArray  # |acc| after the heavier stillness low-pass, g
-    u_s: FloatArray
-    quiet: NDArray[np.bool_]  # activity under the noise floor
-
-
-def _window_variance(x: FloatArray, w: int) -> FloatArray:
-    """Variance of each trailing window of ``w`` rows of ``x`` (n + w - 1, c) -> (n, c).
-
-    Sums of shifted slices, always in the same order, so a window's value does not depend
-    on where the block boundaries fell (and it is ten times faster than strided views).
-    """
-    n = x.shape[0] - w + 1
-    if n <= _FEW_ROWS:  # a short block: whole windows at once (the same sums, in order)
-        s0, s1 = x.strides
-        win = as_strided(x, shape=(n, x.shape[1], w), strides=(s0, s1, s0), writeable=False)
-        mean_w = win.sum(axis=2) / w
-        dev_w = win - mean_w[:, :, None]
-        return np.asarray((dev_w * dev_w).sum(axis=2) / w)
-    total = x[:n].copy()
-    for j in range(1, w):
-        total += x[j : j + n]
-    mean = total / w
-    dev = x[:n] - mean
-    sq = dev * dev
-    for j in range(1, w):
-        dev = x[j : j + n] - mean
-        sq += dev * dev
-    out: FloatArray = sq / w
-    return out
-
-
-def _running(op: np.ufunc, first: float, x: FloatArray) -> FloatArray:
-    """``op.accumulate([first, *x])[1:]``: a running sum (or max, min) that carries state,
-    in one buffer."""
-    buf = np.empty(x.size + 1)
-    buf[0] = first
-    buf[1:] = x
-    return np.asarray(op.accumulate(buf, out=buf)[1:])
-
-
-def _first(mask: NDArray[np.bool_]) -> int:
-    """Index of the first True, or ``mask.size`` if none."""
-    i = int(mask.argmax())
-    return i if mask.size and mask[i] else mask.size
+_PHASES = (Phase.BOTTOM, Phase.CONCENTRIC, Phase.HOLD, Phase.ECCENTRIC)  # by kernel code
+_PHASE_CODES = {
+    Phase.BOTTOM: kn.PHASE_BOTTOM,
+    Phase.CONCENTRIC: kn.PHASE_CONCENTRIC,
+    Phase.HOLD: kn.PHASE_HOLD,
+    Phase.ECCENTRIC: kn.PHASE_ECCENTRIC,
+}
 
 
 # -- the engine's hook --------------------------------------------------------------------

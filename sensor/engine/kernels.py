@@ -1,0 +1,505 @@
+"""Compiled per-sample loops of the live path (numba ``@njit(cache=True)``).
+
+numpy costs about a microsecond per call whatever the array size, and the live engine is fed
+a few samples at a time, so its inner loops are compiled here: the lockout detector's two
+biquads, trailing-window variance, noise floor, stillness test and state machine scan, and the
+grid resampler's buffer, binning and interpolation. Each kernel does the arithmetic of the
+numpy/scipy code it replaced, in the same order (sums are sequential), so the results do not
+depend on how the input was chunked. Rare decisions (the gravity-error fit, judging and
+pairing rises, events) stay in Python: the scanning kernel runs until something Python must
+decide and returns its index.
+
+The kernels are compiled once per machine and cached on disk (numba's ``cache=True``: next to
+this file, or in the user's cache when the package folder is read-only). Each public kernel
+has a signature, so it is compiled or loaded at import: no compilation or cache I/O happens
+later, on an event loop. If no cache folder is writable, numba compiles in memory (about
+10 s per process) and carries on. The kernels do not check bounds: their Python callers check
+the shapes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
+
+import numpy as np
+from numba import njit
+from numba import types as nt
+from numpy.typing import NDArray
+
+from sensor.samples import FloatArray
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _compiled(fn: _F, signature: Any = None) -> _F:
+    """``numba.njit(cache=True)``, typed: numba's dispatcher type says nothing of the
+    function's arguments (and older numba has no type hints at all); the compiled dispatcher
+    is called like the Python function.
+
+    With a ``signature`` the kernel is compiled (or loaded from the cache) right away, at
+    import, and only for those types: a call with other types raises ``TypeError`` instead
+    of compiling in the middle of a live session. Without any writable cache folder numba
+    refuses ``cache=True``: the kernel is compiled in memory then (every process).
+    """
+    try:
+        jit = njit(cache=True) if signature is None else njit(signature, cache=True)
+        return cast(_F, jit(fn))
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return cast(_F, njit(fn) if signature is None else njit(signature)(fn))
+
+
+def _kernel(signature: Any) -> Callable[[_F], _F]:
+    """``_compiled`` with a signature, as a decorator."""
+    return lambda fn: _compiled(fn, signature)
+
+
+# argument types: inputs are read-only views of any layout (a writable or C-contiguous array
+# converts to them), state and buffers are written in place
+_IN1 = nt.Array(nt.float64, 1, "A", readonly=True)
+_IN2 = nt.Array(nt.float64, 2, "A", readonly=True)
+_BUF1 = nt.Array(nt.float64, 1, "C")
+_BUF2 = nt.Array(nt.float64, 2, "C")
+_OUT2 = nt.Array(nt.float64, 2, "C")
+_FLAGS = nt.Array(nt.boolean, 1, "C")
+_I = nt.int64
+_X = nt.float64
+_B = nt.boolean
+_TUPLE = cast(Any, nt.Tuple)  # (numba's type constructors have no type hints)
+_UNITUPLE = cast(Any, nt.UniTuple)
+
+GRAVITY_MPS2 = 9.80665  # as sensor.engine.velocity (imported from there would be circular)
+
+# -- the lockout detector's signals: columns of the array ``lockout_front`` returns ---------
+SIG_LP = 0  # 0..2: low-passed acceleration (g)
+SIG_NORM = 3  # |lp| (g)
+SIG_U = 4  # 4..6: lp / |lp|
+SIG_NORM_S = 7  # |acc| after the stillness low-pass (g)
+SIG_U_S = 8  # 8..10: its direction
+SIG_ACT = 11  # 11, 12: (acc, gyro) activity: trailing-window variance summed over axes
+SIG_THR = 13  # 13, 14: the stillness test's (acc, gyro) activity thresholds at this row
+SIG_COLS = 15
+
+# -- the detector's parameters (``par``) -----------------------------------------------
+P_DT = 0
+P_MIN_STILL = 1
+P_MOVING = 2
+P_QUIET = 3  # quiet_fraction * moving_mps
+P_PHASE = 4  # phase_fraction
+P_DECEL = 5
+P_DECEL_SPEED = 6
+P_MIN_RISE = 7
+P_MAX_RISE = 8
+P_RANGE_LO = 9  # scale's rise / range_ratio
+P_RANGE_HI = 10  # scale's rise * range_ratio
+P_PEAK_HI = 11  # scale's peak * peak_ratio
+P_HAS_SCALE = 12
+P_LEVEL_G = 13  # still_level_g
+P_KNOWN_COS = 14
+P_GYRO = 15  # 1.0 with a gyro
+P_COEF = 16  # 16..19: the gravity-error model (c0, cx, cy, cz)
+P_N_OBS = 20  # rows of obs_u in use (0: no rest seen yet)
+P_FLOOR_STEP = 21  # the noise floor is updated at grid indices that are multiples of this
+P_STILL_RATIO = 22  # still when the activity is under this x the floor ...
+P_ACC_MIN = 23  # ... or under these (g^2, (deg/s)^2)
+P_GYRO_MIN = 24
+P_FLOOR_A_MIN = 25  # the floor's lower bounds (g^2, (deg/s)^2)
+P_FLOOR_G_MIN = 26
+PAR_SIZE = 27
+
+# -- the detector's state (``st``), shared with its Python handlers ------------------------
+S_V = 0  # speed, m/s
+S_Z = 1  # position, m
+S_A_PREV = 2  # last vertical acceleration, m/s^2
+S_STILL_RUN = 3  # samples in the still run in progress
+S_RUN_ACC = 4  # 4..6: their sum of lp
+S_RUN_NORM = 7  # their sum of |lp|
+S_PHASE = 8  # PHASE_* code
+S_RISE_Z0 = 9
+S_VPK = 10
+S_APK = 11
+S_HAS_PREV = 12  # 1.0 when (S_PREV_T, S_PREV_V) is the rise's last sample
+S_PREV_T = 13
+S_PREV_V = 14
+S_DESC_VMIN = 15
+S_T_QUIET = 16
+S_ENDED = 17  # set with a concentric phase event: the speed fell under 5 % of the peak
+S_HIST_N = 18  # activity rows seen (the history ring holds the last of them)
+S_THR_A = 19  # the activity thresholds in force: acc (g^2) ...
+S_THR_G = 20  # ... and gyro ((deg/s)^2)
+ST_SIZE = 21
+
+PHASE_BOTTOM = 0
+PHASE_CONCENTRIC = 1
+PHASE_HOLD = 2
+PHASE_ECCENTRIC = 3
+
+# what ``lockout_scan`` stopped for
+SCAN_DONE = 0  # the end of the block
+SCAN_STILL_LONG = 1  # the still run reached min_still at this sample (resume after it)
+SCAN_RUN_END = 2  # this sample moves and ends a still run (resume at it, forced to move)
+SCAN_PHASE = 3  # a phase event at this sample (resume after it)
+
+
+@_compiled
+def _biquad_row(x: float, b: FloatArray, a: FloatArray, z: FloatArray, ch: int) -> float:
+    """One step of scipy's ``lfilter`` (direct form II transposed, normalised a[0] = 1)."""
+    y = z[0, ch] + b[0] * x
+    z[0, ch] = z[1, ch] + x * b[1] - y * a[1]
+    z[1, ch] = x * b[2] - y * a[2]
+    return float(y)
+
+
+@_compiled
+def _update_floor(hist: FloatArray, m: int, par: FloatArray, st: FloatArray) -> None:
+    """The noise floor, the 10th percentile (lower) of the ``m`` rows of activity history
+    (the order does not matter), and the thresholds it gives."""
+    kth = (m - 1) // 10
+    floor_a = max(np.partition(hist[:m, 0].copy(), kth)[kth], par[P_FLOOR_A_MIN])
+    floor_g = max(np.partition(hist[:m, 1].copy(), kth)[kth], par[P_FLOOR_G_MIN])
+    st[S_THR_A] = max(par[P_STILL_RATIO] * floor_a, par[P_ACC_MIN])
+    st[S_THR_G] = max(par[P_STILL_RATIO] * floor_g, par[P_GYRO_MIN])
+
+
+@_kernel(_OUT2(_IN2, _I, _IN1, _IN1, _IN1, _IN1, _BUF2, _BUF2, _BUF2, _BUF2, _IN1, _BUF1))
+def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in place
+    values: FloatArray,
+    k0: int,
+    b: FloatArray,
+    a: FloatArray,
+    b_s: FloatArray,
+    a_s: FloatArray,
+    zi: FloatArray,
+    zi_s: FloatArray,
+    tail: FloatArray,
+    hist: FloatArray,
+    par: FloatArray,
+    st: FloatArray,
+) -> FloatArray:
+    """The detector's per-sample signals of a grid block ``values`` (n, c): acc in g, then
+    gyro in deg/s if c >= 6, row r at grid index ``k0 + r``. Returns (n, SIG_COLS); updates
+    in place the filter states ``zi`` (2, 3), ``zi_s`` (2, c), the window history ``tail``
+    (w - 1, c), and the activity history ``hist`` (a ring of the last rows, (h, 2)) with the
+    noise floor and thresholds in ``st``.
+
+    The floor (10th percentile of the history, lower) is updated at grid indices that are
+    multiples of ``P_FLOOR_STEP``, from the rows before, so chunking cannot change it.
+    """
+    n, c = values.shape
+    h = tail.shape[0]  # w - 1
+    w = h + 1
+    gyro = c >= 6
+    sig = np.empty((n, SIG_COLS))
+    x = np.empty((n + h, c))  # still-filtered rows with the window history in front
+    x[:h] = tail
+    for r in range(n):
+        s2 = 0.0
+        for ch in range(3):
+            y = _biquad_row(values[r, ch], b, a, zi, ch)
+            sig[r, SIG_LP + ch] = y
+            s2 += y * y
+        norm = math.sqrt(s2)
+        sig[r, SIG_NORM] = norm
+        d = max(norm, 1e-9)
+        for ch in range(3):
+            sig[r, SIG_U + ch] = sig[r, SIG_LP + ch] / d
+        s2 = 0.0
+        for ch in range(c):
+            y = _biquad_row(values[r, ch], b_s, a_s, zi_s, ch)
+            x[h + r, ch] = y
+            if ch < 3:
+                s2 += y * y
+        norm = math.sqrt(s2)
+        sig[r, SIG_NORM_S] = norm
+        d = max(norm, 1e-9)
+        for ch in range(3):
+            sig[r, SIG_U_S + ch] = x[h + r, ch] / d
+        # trailing window r .. r + w - 1 of x: variance per channel, sequential sums
+        act_a = 0.0
+        act_g = 0.0
+        for ch in range(c):
+            total = x[r, ch]
+            for j in range(1, w):
+                total += x[r + j, ch]
+            mean = total / w
+            dev = x[r, ch] - mean
+            sq = dev * dev
+            for j in range(1, w):
+                dev = x[r + j, ch] - mean
+                sq += dev * dev
+            var = sq / w
+            if ch == 0:
+                act_a = var
+            elif ch < 3:
+                act_a += var
+            elif ch == 3:
+                act_g = var
+            elif ch < 6:
+                act_g += var
+        act_g = act_g if gyro else act_a
+        sig[r, SIG_ACT] = act_a
+        sig[r, SIG_ACT + 1] = act_g
+        count = int(st[S_HIST_N])
+        if (k0 + r) % int(par[P_FLOOR_STEP]) == 0 and count:
+            _update_floor(hist, min(count, hist.shape[0]), par, st)
+        sig[r, SIG_THR] = st[S_THR_A]
+        sig[r, SIG_THR + 1] = st[S_THR_G]
+        hist[count % hist.shape[0], 0] = act_a
+        hist[count % hist.shape[0], 1] = act_g
+        st[S_HIST_N] = count + 1
+    tail[:] = x[n:]
+    return sig
+
+
+
+@_compiled
+def _dot3(x: FloatArray, r: int, col: int, y: FloatArray, y0: int) -> float:
+    """x[r, col:col+3] . y[y0:y0+3], summed in order."""
+    return float(x[r, col] * y[y0] + x[r, col + 1] * y[y0 + 1] + x[r, col + 2] * y[y0 + 2])
+
+
+@_compiled
+def _still_at(sig: FloatArray, r: int, par: FloatArray, obs_u: FloatArray) -> bool:
+    """Is grid row ``r`` still: activity under the noise floor's threshold, and |a| at the
+    rest baseline where the orientation has been seen at rest."""
+    if not sig[r, SIG_ACT] < sig[r, SIG_THR]:
+        return False
+    if par[P_GYRO] > 0.0 and not sig[r, SIG_ACT + 1] < sig[r, SIG_THR + 1]:
+        return False
+    n_obs = int(par[P_N_OBS])
+    if n_obs == 0:
+        return True
+    base = (1.0 + par[P_COEF]) + _dot3(sig, r, SIG_U_S, par, P_COEF + 1)
+    if abs(sig[r, SIG_NORM_S] - base) < par[P_LEVEL_G]:
+        return True
+    best = -np.inf
+    for j in range(n_obs):
+        cos = (sig[r, SIG_U_S] * obs_u[j, 0] + sig[r, SIG_U_S + 1] * obs_u[j, 1]
+               + sig[r, SIG_U_S + 2] * obs_u[j, 2])
+        best = max(best, cos)
+    return not best > par[P_KNOWN_COS]  # far from every rest seen: the level is not tested
+
+
+@_compiled
+def _qualified(rise: float, vpk: float, par: FloatArray) -> bool:
+    """A rise of ``rise`` m at peak speed ``vpk`` m/s would be a rep."""
+    ok = rise >= par[P_MIN_RISE] and rise <= par[P_MAX_RISE]
+    if par[P_HAS_SCALE] > 0.0:
+        ok = ok and rise >= par[P_RANGE_LO] and rise <= par[P_RANGE_HI]
+        ok = ok and vpk <= par[P_PEAK_HI]
+    return bool(ok)
+
+
+@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _I, _B, _IN1, _BUF1, _IN2))
+def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in place
+    sig: FloatArray,
+    k0: int,
+    i: int,
+    force: bool,
+    par: FloatArray,
+    st: FloatArray,
+    obs_u: FloatArray,
+) -> tuple[int, int]:
+    """Run the detector over rows ``i..`` of ``sig`` until Python must decide something.
+
+    ``k0`` is the grid index of row 0 (row r is at ``(k0 + r) * dt`` s). ``force``: row ``i``
+    moves, whatever the stillness test says (the still run before it has just ended).
+    Returns (row, SCAN_* code); the state ``st`` is updated up to and including that row
+    (for SCAN_RUN_END: up to the row before).
+    """
+    n = sig.shape[0]
+    dt = par[P_DT]
+    min_still = par[P_MIN_STILL]
+    moving = par[P_MOVING]
+    v = st[S_V]
+    z = st[S_Z]
+    a_prev = st[S_A_PREV]
+    phase = int(st[S_PHASE])
+    while i < n:
+        if not force and _still_at(sig, i, par, obs_u):
+            for ch in range(3):
+                st[S_RUN_ACC + ch] += sig[i, SIG_LP + ch]
+            st[S_RUN_NORM] += sig[i, SIG_NORM]
+            st[S_STILL_RUN] += 1.0
+            if st[S_STILL_RUN] == min_still:
+                st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
+                return i, SCAN_STILL_LONG
+            i += 1
+            continue
+        if not force and st[S_STILL_RUN] > 0.0:
+            st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
+            return i, SCAN_RUN_END
+        force = False
+        # a moving row: integrate, then look for the phase's event
+        base = (1.0 + par[P_COEF]) + _dot3(sig, i, SIG_U, par, P_COEF + 1)
+        acc = (sig[i, SIG_NORM] - base) * GRAVITY_MPS2  # vertical, m/s^2, up positive
+        v = v + 0.5 * (acc + a_prev) * dt
+        z = z + v * dt
+        a_prev = acc
+        t = float(k0 + i) * dt
+        event = False
+        if phase in (PHASE_BOTTOM, PHASE_HOLD):
+            if v > moving or v < -moving:
+                event = True
+            elif abs(v) < par[P_QUIET]:
+                st[S_T_QUIET] = t  # the last moment at rest
+        elif phase == PHASE_CONCENTRIC:
+            vpk = max(st[S_VPK], v)
+            decel = -acc
+            cand = decel if v < vpk else -np.inf
+            apk = max(st[S_APK], cand)
+            st[S_VPK] = vpk
+            st[S_APK] = apk
+            ended = v < par[P_PHASE] * vpk
+            settled = (
+                apk > 0.0
+                and decel < par[P_DECEL] * apk
+                and v < par[P_DECEL_SPEED] * vpk
+                and _qualified(z - st[S_RISE_Z0], vpk, par)
+            )
+            if ended or settled:
+                st[S_ENDED] = 1.0 if ended else 0.0
+                event = True
+            else:
+                st[S_HAS_PREV] = 1.0
+                st[S_PREV_T] = t
+                st[S_PREV_V] = v
+        else:
+            vmin = min(st[S_DESC_VMIN], v)
+            st[S_DESC_VMIN] = vmin
+            event = v > par[P_PHASE] * vmin  # back above -5 % of the descent's peak
+        if event:
+            st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
+            return i, SCAN_PHASE
+        i += 1
+    st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
+    return n, SCAN_DONE
+
+
+# -- the grid resampler -------------------------------------------------------------------
+
+NO_K = -(2**62)  # grid_push: no grid point out yet
+
+
+@_kernel(_TUPLE((_OUT2, _FLAGS))(_IN1, _IN2, _I, _I, _X, _X))
+def resample_rows(  # noqa: PLR0917 - as sensor.engine.resample.resample_block
+    t_s: FloatArray, rows: FloatArray, k_from: int, n: int, rate_hz: float, max_gap_s: float
+) -> tuple[FloatArray, NDArray[np.bool_]]:
+    """Grid points ``k_from .. k_from + n - 1`` from samples ``t_s`` (m,) with values
+    ``rows`` (m, c): each point's triangle-weighted mean of the samples within one grid step
+    when there are two or more (and enough weight), else the linear interpolation of its
+    neighbours. Returns (values (n, c), gap (n,): in a gap longer than ``max_gap_s``).
+
+    The sums are those ``numpy.bincount`` made (in sample order, the left neighbours' pass,
+    then the right neighbours'); the interpolation is numba's copy of ``numpy.interp``.
+    """
+    m, c = rows.shape
+    left = np.zeros((c + 2, n))  # rows: weights, counts, then the weighted channels
+    right = np.zeros((c + 2, n))
+    for s in range(m):
+        pos = t_s[s] * rate_hz - k_from  # in grid steps from k_from
+        lo = math.floor(pos)
+        frac = pos - lo
+        for idx, w, acc in ((lo, 1.0 - frac, left), (lo + 1, frac, right)):
+            if 0 <= idx < n and w > 0:
+                acc[0, idx] += w
+                acc[1, idx] += 1.0
+                for j in range(c):
+                    acc[j + 2, idx] += rows[s, j] * w
+    out = np.empty((n, c))
+    tg = np.empty(n)
+    sparse = np.empty(n, dtype=np.int64)
+    n_sparse = 0
+    for i in range(n):
+        tg[i] = (k_from + i) / rate_hz
+        weight = left[0, i] + right[0, i]
+        count = left[1, i] + right[1, i]
+        if not (count >= 2 and weight >= 0.5):  # too few samples for a weighted mean
+            sparse[n_sparse] = i
+            n_sparse += 1
+        d = max(weight, 0.5)
+        for j in range(c):
+            out[i, j] = (left[j + 2, i] + right[j + 2, i]) / d
+    if n_sparse:  # those: linear interpolation
+        x = tg[sparse[:n_sparse]]
+        for j in range(c):
+            y = np.interp(x, t_s, np.ascontiguousarray(rows[:, j]))
+            for r in range(n_sparse):
+                out[sparse[r], j] = y[r]
+    # grid times in a gap of the samples: after a sample and at or before the next one
+    # (before the first sample and after the last count with the first and last intervals)
+    gap = np.zeros(n, dtype=np.bool_)
+    for i in range(m - 1):
+        if t_s[i + 1] - t_s[i] > max_gap_s:
+            lo = 0 if i == 0 else np.searchsorted(tg, t_s[i], side="right")
+            hi = n if i == m - 2 else np.searchsorted(tg, t_s[i + 1], side="right")
+            gap[lo:hi] = True
+    return out, gap
+
+
+@_kernel(_TUPLE((_I, _I, _OUT2, _FLAGS))(_BUF1, _BUF2, _I, _IN1, _IN2, _IN2, _I, _X, _X, _B))
+def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
+    t_buf: FloatArray,
+    v_buf: FloatArray,
+    m: int,
+    t_new: FloatArray,
+    acc: FloatArray,
+    gyro: FloatArray,
+    next_k: int,
+    rate_hz: float,
+    max_gap_s: float,
+    final: bool,
+) -> tuple[int, int, FloatArray, NDArray[np.bool_]]:
+    """One step of ``GridResampler``: append samples, resample the grid points now final.
+
+    The input buffer is ``t_buf[:m]`` (times) and ``v_buf[:m]`` (values, acc then gyro);
+    it must have room for the new samples (``t_new``, ``acc`` (k, 3), ``gyro`` (k, 3) when
+    the buffer has 6 columns). New samples before the buffer's last one are dropped; a time
+    that is not finite raises ValueError.
+    ``next_k`` is the first grid point not yet out (or ``NO_K`` at the start). ``final``:
+    the stream has ended, every grid point up to the last sample is out. Returns (samples
+    kept in the buffer, next grid point, values (n, c), gap flags (n,)); the n grid points
+    out are ``next_k`` (as passed, or the first) onwards.
+    """
+    c = v_buf.shape[1]
+    for s in range(t_new.size):
+        if not math.isfinite(t_new[s]):
+            raise ValueError("sample times must be finite")
+    last = t_buf[m - 1] if m else -np.inf
+    r = m
+    for s in range(t_new.size):
+        if m and not t_new[s] >= last:
+            continue
+        t_buf[r] = t_new[s]
+        for j in range(3):
+            v_buf[r, j] = acc[s, j]
+        for j in range(c - 3):
+            v_buf[r, 3 + j] = gyro[s, j]
+        r += 1
+    m = r
+    if m == 0:
+        return m, next_k, np.empty((0, c)), np.zeros(0, dtype=np.bool_)
+    if next_k == NO_K:
+        next_k = math.ceil(t_buf[0] * rate_hz - 1e-9)
+    if final:
+        k_last = math.floor(t_buf[m - 1] * rate_hz + 1e-9)
+    else:
+        # final: grid points whose one-step support is closed (a later sample is past it)
+        k_last = math.ceil(t_buf[m - 1] * rate_hz) - 2
+    if k_last < next_k:
+        return m, next_k, np.empty((0, c)), np.zeros(0, dtype=np.bool_)
+    out, gap = resample_rows(t_buf[:m], v_buf[:m], next_k, k_last + 1 - next_k, rate_hz,
+                             max_gap_s)
+    next_k = k_last + 1
+    if not final:
+        # keep the samples still needed: those within a step of the next grid point, and
+        # the last one before (for interpolation)
+        t_next = (next_k - 1) / rate_hz
+        first = max(0, int(np.searchsorted(t_buf[:m], t_next, side="left")) - 1)
+        for r in range(m - first):  # forward: the rows move down
+            t_buf[r] = t_buf[first + r]
+            for j in range(c):
+                v_buf[r, j] = v_buf[first + r, j]
+        m -= first
+    return m, next_k, out, gap
