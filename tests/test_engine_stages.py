@@ -384,6 +384,26 @@ def test_phase_indices_smooth_profile_analytic_crossings() -> None:
     assert ph.bottom * DT == pytest.approx(t0_f + (1 - tau_f) * te, abs=tol)
 
 
+def test_phase_indices_drifted_hold_is_read_from_its_level() -> None:
+    # rise, a 30-sample hold whose speed drifted to -0.05 m/s (no rest anchored it), descent
+    hold = np.full(30, -0.05)
+    speed = _profile([15, _tri(25, 0.6), hold, -_tri(40, 0.375) - 0.05, 15])
+    moves = find_moves(speed, DT, 0.03, 0)
+    rep = RepCandidate(moves[0], moves[1], top_start=False)
+    plain = phase_indices(speed, rep, 0.05)
+    assert plain.descent - plain.lockout < 3.0  # the drift reads as an instant descent
+    held = phase_indices(speed, rep, 0.05, flat_step_mps=0.002, flat_min=10)
+    hold_start = 15 + 2 * 25 + 1  # index of the hold's first sample
+    assert held.lockout == pytest.approx(hold_start - 1, abs=1.0)
+    assert held.descent == pytest.approx(hold_start + 30, abs=4.0)
+    assert (held.start, held.bottom) == (plain.start, plain.bottom)
+    # a hold at zero speed is left to the plain crossings
+    clean = _rep_profile()
+    m2 = find_moves(clean, DT, 0.03, 0)
+    rep2 = RepCandidate(m2[0], m2[1], top_start=False)
+    assert phase_indices(clean, rep2, 0.05, flat_step_mps=0.002) == phase_indices(clean, rep2, 0.05)
+
+
 def test_phase_indices_top_start_rep() -> None:
     speed = _profile([10, -_tri(40, 0.375), 20, _tri(25, 0.6), 10])
     moves = find_moves(speed, DT, 0.03, 0)

@@ -296,7 +296,11 @@ class Engine:
         tr = self._t
         acc_lp = tr.acc_lp.data
         frac = self.p.phase_fraction
-        ph = [phase_indices(speed, c, frac) for c in group]
+        step = self.p.hold_flat_mps2 / self.p.grid_rate_hz
+        flat_min = round(self.p.hold_flat_s * self.p.grid_rate_hz)
+        ph = [
+            phase_indices(speed, c, frac, flat_step_mps=step, flat_min=flat_min) for c in group
+        ]
         top_start = group[0].top_start
         settle = round(0.3 * self.p.grid_rate_hz)
         spans = [(int(x.start), int(x.lockout), int(x.bottom)) for x in ph]

@@ -68,6 +68,8 @@ class EngineParams:
     noise_block_s: float = 20.0  # the noise floor is re-estimated per block of this length
     baseline_s: float = 0.5  # rest used for the gravity baseline at each end of a motion
     phase_fraction: float = 0.05  # the spec's 5 % of peak concentric speed
+    hold_flat_mps2: float = 0.1  # a hold's speed changes slower than this (m/s per s) ...
+    hold_flat_s: float = 0.2  # ... for at least this long (its level is drift to take off)
     min_range_m: float = 0.10  # smallest rep (rise) that counts
     max_range_m: float = 1.2
     min_phase_s: float = 0.25  # shortest concentric or eccentric

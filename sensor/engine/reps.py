@@ -149,8 +149,23 @@ def _plausible(
     return not (gap / rate > p.quiet_check_s and middle.mean() < p.min_quiet_hold)
 
 
-def phase_indices(speed: FloatArray, rep: RepCandidate, fraction: float) -> PhaseIndices:
-    """The four boundaries where the speed crosses ``fraction`` of the peak rise speed."""
+def phase_indices(
+    speed: FloatArray,
+    rep: RepCandidate,
+    fraction: float,
+    *,
+    flat_step_mps: float = 0.0,
+    flat_min: int = 10,
+) -> PhaseIndices:
+    """The four boundaries where the speed crosses ``fraction`` of the peak rise speed.
+
+    A held lockout that no rest anchors can keep a drift: the speed is flat there, but off
+    zero, and would cross the descent's threshold right after the lockout. With
+    ``flat_step_mps`` > 0, the longest run of at least ``flat_min`` samples between the
+    rise's peak and the descent's trough whose speed changes less than that per sample is
+    the hold; when its level is off zero by more than half the threshold, the lockout and
+    the descent are the crossings relative to that level.
+    """
     r, f = rep.rise, rep.fall
     vpk = float(speed[r.i0 : r.i1].max())
     thr = fraction * vpk
@@ -158,13 +173,45 @@ def phase_indices(speed: FloatArray, rep: RepCandidate, fraction: float) -> Phas
     down = np.flatnonzero(speed[f.i0 : f.i1] <= -thr) + f.i0
     if down.size == 0:  # the descent never reached the threshold: use its extent
         down = np.array([f.i0, f.i1 - 1])
+    lockout = _cross(speed, int(up[-1]), thr)
+    descent = _cross(speed, int(down[0]) - 1, -thr)
+    if flat_step_mps > 0 and not rep.top_start:
+        held = _held_top(speed, rep, thr, flat_step_mps, flat_min)
+        if held is not None:
+            lockout, descent = held
     return PhaseIndices(
         start=_cross(speed, int(up[0]) - 1, thr),
-        lockout=_cross(speed, int(up[-1]), thr),
-        descent=_cross(speed, int(down[0]) - 1, -thr),
+        lockout=lockout,
+        descent=descent,
         bottom=_cross(speed, int(down[-1]), -thr),
         peak_mps=vpk,
     )
+
+
+def _held_top(
+    speed: FloatArray, rep: RepCandidate, thr: float, step: float, min_n: int
+) -> tuple[float, float] | None:
+    """(lockout, descent) relative to a drifted hold's level, or None (see phase_indices)."""
+    pk = rep.rise.i0 + int(speed[rep.rise.i0 : rep.rise.i1].argmax())
+    trough = rep.fall.i0 + int(speed[rep.fall.i0 : rep.fall.i1].argmin())
+    seg = speed[pk : trough + 1]
+    flat = [(b - a, a, b) for a, b in runs(np.abs(np.diff(seg)) < step)]
+    if not flat:
+        return None
+    n, a, b = max(flat)
+    level = float(np.median(seg[a : b + 1]))
+    if n < min_n or abs(level) <= 0.5 * thr:
+        return None
+    rel = seg - level
+    below = np.flatnonzero(rel < thr)
+    if below.size == 0 or below[0] == 0:
+        return None
+    i_lock = int(below[0])
+    down = np.flatnonzero(rel[i_lock:] <= -thr)
+    if down.size == 0:
+        return None
+    i_desc = i_lock + int(down[0])
+    return pk + _cross(rel, i_lock - 1, thr), pk + _cross(rel, i_desc - 1, -thr)
 
 
 def _cross(speed: FloatArray, i: int, level: float) -> float:
