@@ -204,7 +204,8 @@ class Engine:
             moves = self._moves_in(speed, a, b)
         cands = self._pairing(moves)
         events: list[Event] = []
-        for group in self._split(cands):
+        for split in self._split(cands):
+            group = self._consistent(split)  # a set's reps are alike (walking's are not)
             if len(group) < self.p.min_reps_per_set:
                 continue
             s = self._build_set(group, speed)
@@ -270,14 +271,21 @@ class Engine:
         ]
 
     def _split(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
+        """Reps into sets: a pause longer than ``set_gap_s`` (or than ``missed_cycles`` of
+        the set's own rep cycle, so that one rep missed in a slow pause set does not cut
+        it in two) ends a set."""
         gap = self.p.set_gap_s * self.p.grid_rate_hz
         groups: list[list[RepCandidate]] = []
         for c in cands:
-            first = min(c.rise.i0, c.fall.i0)
+            first = _bounds(c)[0]
             if groups:
-                prev = groups[-1][-1]
-                if first - max(prev.rise.i1, prev.fall.i1) < gap:
-                    groups[-1].append(c)
+                g = groups[-1]
+                allowed = gap
+                if len(g) >= 2:
+                    cycle = float(np.median(np.diff([_bounds(x)[0] for x in g])))
+                    allowed = max(gap, self.p.missed_cycles * cycle)
+                if first - _bounds(g[-1])[1] < allowed:
+                    g.append(c)
                     continue
             groups.append([c])
         return groups
@@ -396,9 +404,15 @@ class Engine:
         return Trace(t_s, tr.speed.data.copy(), tr.position_m())
 
 
+def _bounds(c: RepCandidate) -> tuple[int, int]:
+    """[first move's start, second move's end) in grid samples."""
+    return min(c.rise.i0, c.fall.i0), max(c.rise.i1, c.fall.i1)
+
+
 def _span(c: RepCandidate) -> int:
     """Grid samples from the first move's start to the second's end."""
-    return max(c.rise.i1, c.fall.i1) - min(c.rise.i0, c.fall.i0)
+    lo, hi = _bounds(c)
+    return hi - lo
 
 
 def analyze(
