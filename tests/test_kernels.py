@@ -231,3 +231,26 @@ async def test_live_engine_does_no_blocking_io_in_the_event_loop(
         await asyncio.sleep(0)
     engine.finish()
     assert lockouts >= 0.8 * sum(s["rep_count"] for s in truth["sets"])
+
+
+@pytest.mark.parametrize("kind", ["spread", "ties", "signed", "nan"])
+def test_kth_smallest_is_the_partition_whatever_the_guess(kind: str) -> None:
+    """The noise floor's selection from the last floor: np.partition's value for any guess
+    (the answer, near it, far off, infinite, NaN), with ties and NaN in the history."""
+    rng = np.random.default_rng(["spread", "ties", "signed", "nan"].index(kind))
+    for _ in range(200):
+        m = int(rng.integers(1, 400))
+        x = {"spread": rng.exponential(1.0, (m + 3, 2)),
+             "ties": rng.integers(0, 4, (m + 3, 2)).astype(float),
+             "signed": rng.normal(size=(m + 3, 2)),
+             "nan": rng.exponential(1.0, (m + 3, 2))}[kind]
+        if kind == "nan":
+            x[rng.integers(0, m), 1] = np.nan
+        kth = int(rng.integers(0, m)) if rng.random() < 0.3 else (m - 1) // 10
+        for col in (0, 1):
+            ref = np.partition(x[:m, col].copy(), kth)[kth]
+            near = np.sort(x[:m, col])[min(m - 1, kth + 3)]
+            for guess in (ref, near, 0.0, np.inf, -np.inf, np.nan, float(rng.normal())):
+                kernels._kth_smallest(x, m, col, kth, 1e300)  # scratch memory not the answer
+                got = kernels._kth_smallest(x, m, col, kth, guess)
+                assert got == ref or (np.isnan(got) and np.isnan(ref)), (m, kth, guess)

@@ -90,7 +90,9 @@ class Engine:
 
     def feed(self, samples: Samples) -> list[Event]:
         """Add a block of samples (time after the previous block's). Returns new events."""
-        if len(samples) == 0:
+        t_s = samples.t_s
+        n = t_s.shape[0]
+        if n == 0:
             return []
         if self._finished:
             raise RuntimeError("feed() after finish()")
@@ -100,16 +102,18 @@ class Engine:
         elif samples.has_gyro != self._with_gyro:
             raise ValueError("every block must have the gyro, or none")
         if self._n_in == 0:
-            self._t_first = float(samples.t_s[0])
-        self._n_in += len(samples)
-        self._t_last = float(samples.t_s[-1])
-        self._digest_t.update(np.ascontiguousarray(samples.t_s).data)  # the C-order bytes
+            self._t_first = float(t_s[0])
+        self._n_in += n
+        self._t_last = float(t_s[-1])
+        self._digest_t.update(np.ascontiguousarray(t_s).data)  # the C-order bytes
         self._digest_a.update(np.ascontiguousarray(samples.acc_g).data)
         block = self._resampler.push(samples)
         if block is not None:
             self._t.push(block.k, block.values, block.gap)
         events = self._close_sets(final=False)
-        return [*events, *lockout_events(self, block)] if self.live else events
+        if self.live and block is not None:
+            events += lockout_events(self, block)
+        return events
 
     def finish(self) -> list[Event]:
         """End of the stream: decide everything still open."""

@@ -76,13 +76,14 @@ class GridResampler:
 
     def push(self, samples: Samples) -> GridBlock | None:
         """Add samples; return the grid points that are now final (or None)."""
-        if len(samples) == 0:
+        t_s, gyro = samples.t_s, samples.gyro_dps
+        n = t_s.shape[0]
+        if n == 0:
             return None
-        gyro = samples.gyro_dps
         c = 3 if gyro is None else 6
         if self._v.shape[1] not in (0, c):
             raise ValueError("every block must have the gyro, or none")
-        need = self._m + len(samples)
+        need = self._m + n
         if need > self._t.size:  # room for the new samples (the kernel fills it)
             cap = max(need, 2 * self._t.size, 64)
             t, v = np.empty(cap), np.empty((cap, c))
@@ -90,7 +91,7 @@ class GridResampler:
                 t[: self._m], v[: self._m] = self._t[: self._m], self._v[: self._m]
             self._t, self._v = t, v
         return self._step(
-            np.ascontiguousarray(samples.t_s, dtype=np.float64),  # the kernel's layout
+            np.ascontiguousarray(t_s, dtype=np.float64),  # the kernel's layout
             np.ascontiguousarray(samples.acc_g, dtype=np.float64),
             _NO_GYRO if gyro is None else np.ascontiguousarray(gyro, dtype=np.float64),
             final=False,
@@ -105,13 +106,12 @@ class GridResampler:
     def _step(
         self, t_s: FloatArray, acc: FloatArray, gyro: FloatArray, *, final: bool
     ) -> GridBlock | None:
-        k_from = self._next_k
-        self._m, self._next_k, out, gap = grid_push(
-            self._t, self._v, self._m, t_s, acc, gyro, k_from, self.rate_hz, self.max_gap_s,
-            final,
+        self._m, k_to, out, gap = grid_push(
+            self._t, self._v, self._m, t_s, acc, gyro, self._next_k, self.rate_hz,
+            self.max_gap_s, final,
         )
+        self._next_k = k_to
         n = out.shape[0]
         if n == 0:
             return None
-        k_from = self._next_k - n
-        return GridBlock(np.arange(k_from, k_from + n, dtype=np.int64), out, gap)
+        return GridBlock(np.arange(k_to - n, k_to, dtype=np.int64), out, gap)

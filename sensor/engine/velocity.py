@@ -301,6 +301,7 @@ class VelocityTracker:
         self._still_raw = GrowableMask(0)
         self.long_still = GrowableMask(0)
         self.finished = False
+        self._due_n = 0  # raw.n at which the next noise block is due (see _due_raw_n)
 
     @property
     def n_final(self) -> int:
@@ -321,20 +322,30 @@ class VelocityTracker:
             return
         if self.k0 is None:
             self.k0 = int(k[0])
+            self._due_n = self._due_raw_n()
         self.raw.append(values)
         self.gap.append(gap)
-        if self._block_due():
+        if self.raw.n >= self._due_n:
             self._advance(final=False)
 
-    def _block_due(self) -> bool:
-        """Can the samples so far complete a noise block? Until one completes, stillness and
-        everything after it wait, so filtering and activity wait too (one pass per block,
-        not per push; the speed and stillness come out at the same push as before)."""
-        n_lp = max(self.acc_lp.n, self.raw.n - self.h)
-        b, k = self.level_bin, self.level_bins
-        n_act = max(self.act_a.n, min(n_lp - self.wh, (n_lp // b - k) * b))
+    def _due_raw_n(self) -> int:
+        """The raw sample count at which the samples can complete the next noise block. Until
+        one completes, stillness and everything after it wait, so filtering and activity wait
+        too (one pass per block, not per push; the speed and stillness come out at the same
+        push as before). Depends on the stages' progress only, so it is kept until the next
+        ``_advance`` (``_due_n``).
+
+        The block is due once ``n_act >= first_end``, where ``n_lp = max(acc_lp.n, raw.n - h)``
+        samples can be filtered and ``n_act = max(act_a.n, min(n_lp - wh,
+        (n_lp // bin - bins) * bin))`` can have their activity; both grow with ``raw.n``.
+        """
         k0, done = self._k0, self._still_raw.n
-        return n_act >= ((k0 + done) // self.block + 1) * self.block - k0
+        first_end = ((k0 + done) // self.block + 1) * self.block - k0
+        if self.act_a.n >= first_end:
+            return 0
+        b, k = self.level_bin, self.level_bins
+        need_lp = max(first_end + self.wh, b * (k - (-first_end // b)))  # ceil(first_end / b)
+        return 0 if self.acc_lp.n >= need_lp else need_lp + self.h
 
     def finish(self) -> None:
         self._advance(final=True)
@@ -347,6 +358,7 @@ class VelocityTracker:
         self._activity(final)
         self._stillness(final)
         self._integrate(final)
+        self._due_n = self._due_raw_n()
 
     def _filter(self, final: bool) -> None:
         raw = self.raw.data
