@@ -709,3 +709,35 @@ def test_tracker_block_due_count_matches_the_rule(k_first: int, sizes: list[int]
     assert len(by_rule.advanced_at) >= 3  # 75 s: at least three 20 s noise blocks
     assert cached.advanced_at == by_rule.advanced_at
     assert np.array_equal(cached.speed.data, by_rule.speed.data)
+
+
+def test_tracker_written_in_place_is_the_tracker_pushed() -> None:
+    """Grid samples written into ``grid_buffers`` (growing them as needed) and taken in by
+    ``grid_written`` give the tracker that ``push`` gives."""
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    n = int(70 * RATE)
+    t = np.arange(n) * DT
+    rng = np.random.default_rng(12)
+    lift = np.where((t % 7.0) < 2.0, 0.05 * np.sin(np.pi * (t % 7.0)), 0.0)  # a rep every 7 s
+    acc = np.column_stack([np.zeros(n), np.zeros(n), 1.0 + lift]) + rng.normal(0, 1e-3, (n, 3))
+    gap = np.zeros(n, dtype=bool)
+    gap[2000:2030] = True
+    pushed = VelocityTracker(EngineParams(), with_gyro=False)
+    written = VelocityTracker(EngineParams(), with_gyro=False)
+    k0 = 321
+    for i in range(0, n, 250):  # blocks bigger than the buffers' first room now and then
+        j = min(n, i + 250)
+        k = np.arange(k0 + i, k0 + j, dtype=np.int64)
+        pushed.push(k, acc[i:j], gap[i:j])
+        rows, flags, at = written.grid_buffers(j - i)
+        rows[at : at + j - i] = acc[i:j]
+        flags[at : at + j - i] = gap[i:j]
+        written.grid_written(k0 + i, j - i)
+    pushed.finish()
+    written.finish()
+    assert written.k0 == k0
+    assert pushed.n_final == written.n_final == n
+    assert np.array_equal(pushed.speed.data, written.speed.data)
+    assert np.array_equal(pushed.still.data, written.still.data)
+    assert np.abs(pushed.speed.data).max() > 0.05  # it saw the moves

@@ -254,3 +254,35 @@ def test_kth_smallest_is_the_partition_whatever_the_guess(kind: str) -> None:
                 kernels._kth_smallest(x, m, col, kth, 1e300)  # scratch memory not the answer
                 got = kernels._kth_smallest(x, m, col, kth, guess)
                 assert got == ref or (np.isnan(got) and np.isnan(ref)), (m, kth, guess)
+
+
+@pytest.mark.parametrize(("size", "room"), [(1, 1), (3, 2), (10, 7), (64, 50), (700, 1)])
+def test_grid_written_into_a_buffer_is_the_pushed_grid(size: int, room: int) -> None:
+    """``push_into`` writes what ``push`` returns; when the points do not fit it changes
+    nothing and says how many rows it needs (here the buffer grows only by that much)."""
+    t, v = _jittered_input(6)
+    ref_rs, rs = GridResampler(RATE_HZ, 1.0), GridResampler(RATE_HZ, 1.0)
+    rows, gap = np.full((room, 6), np.nan), np.zeros(room, dtype=bool)
+    at = 0
+    refused = 0
+    k_first = None
+    for chunk in Samples(t, v[:, :3], v[:, 3:]).chunks(size):
+        ref_rs.push(chunk)
+        k_from, n = rs.push_into(chunk, rows, gap, at)
+        if n < 0:
+            refused += 1
+            assert rows.shape[0] - at < -n  # it did not fit
+            rows = np.vstack([rows, np.full((-n, 6), np.nan)])
+            gap = np.concatenate([gap, np.zeros(-n, dtype=bool)])
+            k_from, n = rs.push_into(chunk, rows, gap, at)
+        assert n >= 0
+        if n:
+            assert k_from == (k_first if k_first is not None else k_from) + at
+            k_first = k_from - at
+        at += n
+    assert refused > 0
+    assert k_first is not None
+    whole = resample_block(t, v, k_first, k_first + at, RATE_HZ, 1.0)
+    assert np.array_equal(rows[:at], whole.values)
+    assert np.array_equal(gap[:at], whole.gap)
+    assert rs._next_k == ref_rs._next_k

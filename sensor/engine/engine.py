@@ -107,12 +107,18 @@ class Engine:
         self._t_last = float(t_s[-1])
         self._digest_t.update(np.ascontiguousarray(t_s).data)  # the C-order bytes
         self._digest_a.update(np.ascontiguousarray(samples.acc_g).data)
-        block = self._resampler.push(samples)
-        if block is not None:
-            self._t.push(block.k, block.values, block.gap)
+        # resampled straight into the tracker's raw buffer (grown when they do not fit)
+        tr = self._t
+        rows, gap, at = tr.grid_buffers()
+        k_from, n_grid = self._resampler.push_into(samples, rows, gap, at)
+        if n_grid < 0:
+            rows, gap, at = tr.grid_buffers(-n_grid)
+            k_from, n_grid = self._resampler.push_into(samples, rows, gap, at)
+        if n_grid:
+            tr.grid_written(k_from, n_grid)
         events = self._close_sets(final=False)
-        if self.live and block is not None:
-            events += lockout_events(self, block)
+        if self.live and n_grid:
+            events += lockout_events(self, k_from, rows[at : at + n_grid])
         return events
 
     def finish(self) -> list[Event]:

@@ -230,13 +230,14 @@ def _front(  # noqa: PLR0917 - as lockout_front
     hist: FloatArray,
     par: FloatArray,
     st: FloatArray,
-) -> FloatArray:
-    """``lockout_front`` (untyped: called from the compiled kernels)."""
+    sig: FloatArray,
+) -> None:
+    """``lockout_front`` writing into ``sig`` (n, SIG_COLS), untyped: called from the
+    compiled kernels."""
     n, c = values.shape
     h = tail.shape[0]  # w - 1
     w = h + 1
     gyro = c >= 6
-    sig = np.empty((n, SIG_COLS))
     x = np.empty((n + h, c))  # still-filtered rows with the window history in front
     x[:h] = tail
     for r in range(n):
@@ -295,7 +296,6 @@ def _front(  # noqa: PLR0917 - as lockout_front
         hist[count % hist.shape[0], 1] = act_g
         st[S_HIST_N] = count + 1
     tail[:] = x[n:]
-    return sig
 
 
 
@@ -323,7 +323,9 @@ def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in pla
     The floor (10th percentile of the history, lower) is updated at grid indices that are
     multiples of ``P_FLOOR_STEP``, from the rows before, so chunking cannot change it.
     """
-    return _front(values, k0, b, a, b_s, a_s, zi, zi_s, tail, hist, par, st)
+    sig = np.empty((values.shape[0], SIG_COLS))
+    _front(values, k0, b, a, b_s, a_s, zi, zi_s, tail, hist, par, st, sig)
+    return sig
 
 
 @_compiled
@@ -464,8 +466,8 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
     return _scan(sig, k0, i, force, par, st, obs_u)
 
 
-@_kernel(_TUPLE((_OUT2, _I, _I))(_IN2, _I, _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _BUF1, _BUF1,
-                                 _IN2))
+@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _BUF1, _BUF1, _IN2,
+                          _BUF2))
 def lockout_step(  # noqa: PLR0917 - the detector's state, in place
     values: FloatArray,
     k0: int,
@@ -477,14 +479,15 @@ def lockout_step(  # noqa: PLR0917 - the detector's state, in place
     par: FloatArray,
     st: FloatArray,
     obs_u: FloatArray,
-) -> tuple[FloatArray, int, int]:
+    sig: FloatArray,
+) -> tuple[int, int]:
     """One grid block through the detector in one call: ``lockout_front`` (its filters
-    ``ba`` rows b, a, b_s, a_s), then ``lockout_scan`` from row 0. Returns (the signals, the
-    row and SCAN_* code the scan stopped at); Python goes on from there when that is not
-    SCAN_DONE."""
-    sig = _front(values, k0, ba[0], ba[1], ba[2], ba[3], zi, zi_s, tail, hist, par, st)
-    i, what = _scan(sig, k0, 0, False, par, st, obs_u)
-    return sig, i, what
+    ``ba`` rows b, a, b_s, a_s) into the first n rows of ``sig`` (at least (n, SIG_COLS)),
+    then ``lockout_scan`` from row 0. Returns the row and SCAN_* code the scan stopped at;
+    Python goes on from there (on ``sig[:n]``) when that is not SCAN_DONE."""
+    rows = sig[: values.shape[0]]
+    _front(values, k0, ba[0], ba[1], ba[2], ba[3], zi, zi_s, tail, hist, par, st, rows)
+    return _scan(rows, k0, 0, False, par, st, obs_u)
 
 
 # -- the grid resampler -------------------------------------------------------------------
@@ -548,8 +551,8 @@ def resample_rows(  # noqa: PLR0917 - as sensor.engine.resample.resample_block
     return out, gap
 
 
-@_kernel(_TUPLE((_I, _I, _OUT2, _FLAGS))(_BUF1, _BUF2, _I, _IN1, _IN2, _IN2, _I, _X, _X, _B))
-def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
+@_compiled
+def _grid_push(  # noqa: PLR0917 - as grid_push
     t_buf: FloatArray,
     v_buf: FloatArray,
     m: int,
@@ -561,17 +564,7 @@ def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
     max_gap_s: float,
     final: bool,
 ) -> tuple[int, int, FloatArray, NDArray[np.bool_]]:
-    """One step of ``GridResampler``: append samples, resample the grid points now final.
-
-    The input buffer is ``t_buf[:m]`` (times) and ``v_buf[:m]`` (values, acc then gyro);
-    it must have room for the new samples (``t_new``, ``acc`` (k, 3), ``gyro`` (k, 3) when
-    the buffer has 6 columns). New samples before the buffer's last one are dropped; a time
-    that is not finite raises ValueError.
-    ``next_k`` is the first grid point not yet out (or ``NO_K`` at the start). ``final``:
-    the stream has ended, every grid point up to the last sample is out. Returns (samples
-    kept in the buffer, next grid point, values (n, c), gap flags (n,)); the n grid points
-    out are ``next_k`` (as passed, or the first) onwards.
-    """
+    """``grid_push``, untyped: called from the compiled kernels."""
     c = v_buf.shape[1]
     for s in range(t_new.size):
         if not math.isfinite(t_new[s]):
@@ -613,3 +606,84 @@ def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
                 v_buf[r, j] = v_buf[first + r, j]
         m -= first
     return m, next_k, out, gap
+
+
+@_kernel(_TUPLE((_I, _I, _OUT2, _FLAGS))(_BUF1, _BUF2, _I, _IN1, _IN2, _IN2, _I, _X, _X, _B))
+def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
+    t_buf: FloatArray,
+    v_buf: FloatArray,
+    m: int,
+    t_new: FloatArray,
+    acc: FloatArray,
+    gyro: FloatArray,
+    next_k: int,
+    rate_hz: float,
+    max_gap_s: float,
+    final: bool,
+) -> tuple[int, int, FloatArray, NDArray[np.bool_]]:
+    """One step of ``GridResampler``: append samples, resample the grid points now final.
+
+    The input buffer is ``t_buf[:m]`` (times) and ``v_buf[:m]`` (values, acc then gyro);
+    it must have room for the new samples (``t_new``, ``acc`` (k, 3), ``gyro`` (k, 3) when
+    the buffer has 6 columns). New samples before the buffer's last one are dropped; a time
+    that is not finite raises ValueError.
+    ``next_k`` is the first grid point not yet out (or ``NO_K`` at the start). ``final``:
+    the stream has ended, every grid point up to the last sample is out. Returns (samples
+    kept in the buffer, next grid point, values (n, c), gap flags (n,)); the n grid points
+    out are ``next_k`` (as passed, or the first) onwards.
+    """
+    return _grid_push(t_buf, v_buf, m, t_new, acc, gyro, next_k, rate_hz, max_gap_s, final)
+
+
+@_compiled
+def _grid_count(  # noqa: PLR0917 - as grid_push
+    t_buf: FloatArray, m: int, t_new: FloatArray, next_k: int, rate_hz: float, final: bool
+) -> int:
+    """How many grid points ``grid_push`` would put out (nothing is changed)."""
+    last = t_buf[m - 1] if m else -np.inf
+    end = last
+    first = t_buf[0] if m else np.nan
+    for s in range(t_new.size):
+        if m and not t_new[s] >= last:
+            continue
+        if math.isnan(first):
+            first = t_new[s]
+        end = t_new[s]
+    if math.isnan(first):
+        return 0
+    if next_k == NO_K:
+        next_k = math.ceil(first * rate_hz - 1e-9)
+    k_last = math.floor(end * rate_hz + 1e-9) if final else math.ceil(end * rate_hz) - 2
+    return max(0, k_last + 1 - next_k)
+
+
+@_kernel(_UNITUPLE(_I, 3)(_BUF1, _BUF2, _I, _IN1, _IN2, _IN2, _I, _X, _X, _BUF2, _FLAGS, _I))
+def grid_push_into(  # noqa: PLR0917 - the streaming resampler's state, in place
+    t_buf: FloatArray,
+    v_buf: FloatArray,
+    m: int,
+    t_new: FloatArray,
+    acc: FloatArray,
+    gyro: FloatArray,
+    next_k: int,
+    rate_hz: float,
+    max_gap_s: float,
+    rows: FloatArray,
+    gap: NDArray[np.bool_],
+    at: int,
+) -> tuple[int, int, int]:
+    """``grid_push`` (not final) with the grid points written into ``rows[at:]`` (n, c) and
+    ``gap[at:]``. Returns (samples kept, next grid point, n); when the n points do not fit,
+    nothing is done and n is returned negated (make room and call again)."""
+    for s in range(t_new.size):
+        if not math.isfinite(t_new[s]):
+            raise ValueError("sample times must be finite")
+    n = _grid_count(t_buf, m, t_new, next_k, rate_hz, False)
+    if at + n > min(rows.shape[0], gap.shape[0]):
+        return m, next_k, -n
+    m, next_k, out, flags = _grid_push(t_buf, v_buf, m, t_new, acc, gyro, next_k, rate_hz,
+                                       max_gap_s, False)
+    n = out.shape[0]
+    rows[at : at + n] = out
+    gap[at : at + n] = flags
+    return m, next_k, n

@@ -138,6 +138,7 @@ class LockoutDetector:
         # the filters' states (speed path, stillness) and the last w-1 still-filtered rows
         # (the window's history), from the first block on
         self._filters: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._sig = np.empty((64, kn.SIG_COLS))  # the kernel's signals of the last block
         self._w = max(2, round(self.p.still_window_s * rate_hz))
         # (acc, gyro) activity of the last floor_history_s, a ring: the noise floor's history
         self._hist = np.zeros((max(10, round(self.p.floor_history_s * rate_hz)), 2))
@@ -269,11 +270,22 @@ class LockoutDetector:
         sets_closed: int = 0,
         leg_of_set: LegOfSet | None = None,
     ) -> list[LockoutReached]:
-        n = block.k.size
-        if n == 0:
+        if block.k.size == 0:
             return []
         values = np.ascontiguousarray(block.values, dtype=np.float64)  # the kernel's layout
-        c = values.shape[1]
+        return self.push_values(int(block.k[0]), values, sets_closed=sets_closed,
+                                leg_of_set=leg_of_set)
+
+    def push_values(
+        self,
+        k0: int,
+        values: FloatArray,
+        *,
+        sets_closed: int = 0,
+        leg_of_set: LegOfSet | None = None,
+    ) -> list[LockoutReached]:
+        """``push`` for the grid rows ``values`` (n, c) float64 from grid index ``k0`` on."""
+        n, c = values.shape
         if c not in (3, 6):  # (the kernels do not check bounds)
             raise ValueError("grid values are acc in g (3 columns), then gyro (3) if any")
         filters = self._filters
@@ -282,11 +294,13 @@ class LockoutDetector:
         elif c != filters[2].shape[1]:
             raise ValueError("every block must have the gyro, or none")
         zi, zi_still, tail = filters
-        k0 = int(block.k[0])
-        sig, i, what = kn.lockout_step(values, k0, self._ba, zi, zi_still, tail, self._hist,
-                                       self._par, self._st, self._obs_u)
+        if n > self._sig.shape[0]:
+            self._sig = np.empty((max(n, 2 * self._sig.shape[0]), kn.SIG_COLS))
+        i, what = kn.lockout_step(values, k0, self._ba, zi, zi_still, tail, self._hist,
+                                  self._par, self._st, self._obs_u, self._sig)
         self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
-        events = [] if what == kn.SCAN_DONE else self._run(sig, k0, i, what, leg_of_set)
+        events = [] if what == kn.SCAN_DONE else self._run(self._sig[:n], k0, i, what,
+                                                           leg_of_set)
         self.t_last_s = float(k0 + n - 1) * self.dt_s
         return events
 
@@ -550,9 +564,9 @@ def detector_of(engine: Engine) -> LockoutDetector:
     return det
 
 
-def lockout_events(engine: Engine, block: GridBlock | None) -> list[LockoutReached]:
-    """Feed the engine's new grid block to its detector; the lockouts it decided."""
-    if block is None:
-        return []
+def lockout_events(engine: Engine, k0: int, values: FloatArray) -> list[LockoutReached]:
+    """Feed the engine's new grid rows (from grid index ``k0``) to its detector; the
+    lockouts they decided."""
     det = _DETECTORS.get(engine) or detector_of(engine)
-    return det.push(block, sets_closed=len(engine._sets), leg_of_set=engine._leg)  # (no copy)
+    return det.push_values(k0, values, sets_closed=len(engine._sets),  # (no copy)
+                           leg_of_set=engine._leg)

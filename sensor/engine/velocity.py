@@ -60,6 +60,15 @@ class _Buffer:
         self._a[self.n : need] = x
         self.n = need
 
+    def room(self, extra: int) -> NDArray[Any]:
+        """The backing array, with room for at least ``extra`` rows after the first ``n``
+        (a writer fills them, then adds to ``n``)."""
+        if self.n + extra > self._a.shape[0]:
+            n = self.n
+            self.append(np.empty((extra, *self._a.shape[1:]), dtype=self._a.dtype))
+            self.n = n
+        return self._a
+
 
 class Growable(_Buffer):
     """Floats."""
@@ -325,6 +334,23 @@ class VelocityTracker:
             self._due_n = self._due_raw_n()
         self.raw.append(values)
         self.gap.append(gap)
+        if self.raw.n >= self._due_n:
+            self._advance(final=False)
+
+    def grid_buffers(self, extra: int = 0) -> tuple[FloatArray, NDArray[np.bool_], int]:
+        """Where the next grid samples go, for a writer that fills them in place: the raw
+        values' buffer (rows, c), the gap flags' (rows,), with room for ``extra`` more rows
+        at least, and the row to write at. ``grid_written`` then takes them in."""
+        return self.raw.room(extra), self.gap.room(extra), self.raw.n
+
+    def grid_written(self, k_from: int, n: int) -> None:
+        """``push`` for ``n`` grid samples (grid index ``k_from`` on) already written into
+        ``grid_buffers``."""
+        if self.k0 is None:
+            self.k0 = k_from
+            self._due_n = self._due_raw_n()
+        self.raw.n += n
+        self.gap.n += n
         if self.raw.n >= self._due_n:
             self._advance(final=False)
 
