@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sensor.engine.lockout import lockout_events
+from sensor.engine.lockout import LockoutDetector, detector_of
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
 from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep
@@ -79,6 +79,7 @@ class Engine:
         self._digest_t = hashlib.sha256()  # two streams, so chunking cannot change the id
         self._digest_a = hashlib.sha256()
         self._finished = False
+        self._lockout: LockoutDetector | None = None  # live: detector_of(self), once looked up
 
     @property
     def _t(self) -> VelocityTracker:
@@ -118,7 +119,10 @@ class Engine:
             tr.grid_written(k_from, n_grid)
         events = self._close_sets(final=False)
         if self.live and n_grid:
-            events += lockout_events(self, k_from, rows[at : at + n_grid])
+            det = self._lockout or detector_of(self)
+            self._lockout = det
+            events += det.push_values(k_from, rows[at : at + n_grid],
+                                      sets_closed=len(self._sets), leg_of_set=self._leg)
         return events
 
     def finish(self) -> list[Event]:

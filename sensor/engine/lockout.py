@@ -563,10 +563,3 @@ def detector_of(engine: Engine) -> LockoutDetector:
         _DETECTORS[engine] = det
     return det
 
-
-def lockout_events(engine: Engine, k0: int, values: FloatArray) -> list[LockoutReached]:
-    """Feed the engine's new grid rows (from grid index ``k0``) to its detector; the
-    lockouts they decided."""
-    det = _DETECTORS.get(engine) or detector_of(engine)
-    return det.push_values(k0, values, sets_closed=len(engine._sets),  # (no copy)
-                           leg_of_set=engine._leg)
