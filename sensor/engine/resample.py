@@ -96,9 +96,11 @@ class GridResampler:
         nothing is done and the count is negative: make room for that many and call again.
         """
         t_s, gyro = samples.t_s, samples.gyro_dps
-        if t_s.shape[0] == 0:
+        n = t_s.shape[0]
+        if n == 0:
             return 0, 0
-        self._room(samples)
+        if self._m + n > self._t.size or self._v.shape[1] != (3 if gyro is None else 6):
+            self._room(samples)
         self._m, k_to, n = grid_push_into(
             self._t, self._v, self._m,
             np.ascontiguousarray(t_s, dtype=np.float64),  # the kernel's layout

@@ -341,7 +341,11 @@ class VelocityTracker:
         """Where the next grid samples go, for a writer that fills them in place: the raw
         values' buffer (rows, c), the gap flags' (rows,), with room for ``extra`` more rows
         at least, and the row to write at. ``grid_written`` then takes them in."""
-        return self.raw.room(extra), self.gap.room(extra), self.raw.n
+        raw, gap = self.raw, self.gap
+        if extra:
+            raw.room(extra)
+            gap.room(extra)
+        return raw._a, gap._a, raw.n  # the buffers' own arrays, to fill
 
     def grid_written(self, k_from: int, n: int) -> None:
         """``push`` for ``n`` grid samples (grid index ``k_from`` on) already written into
