@@ -52,22 +52,23 @@ class _Buffer:
     def append(self, x: NDArray[Any]) -> None:
         need = self.n + x.shape[0]
         if need > self._a.shape[0]:
-            # headroom: a big block is usually followed by a few small ones (the flush)
-            cap = max(need + need // 8, 2 * self._a.shape[0])
-            new = np.empty((cap, *self._a.shape[1:]), dtype=self._a.dtype)  # [n:] unread
-            new[: self.n] = self._a[: self.n]
-            self._a = new
+            self._grow(need)
         self._a[self.n : need] = x
         self.n = need
 
     def room(self, extra: int) -> NDArray[Any]:
         """The backing array, with room for at least ``extra`` rows after the first ``n``
-        (a writer fills them, then adds to ``n``)."""
+        (a writer fills them in place, then adds to ``n``)."""
         if self.n + extra > self._a.shape[0]:
-            n = self.n
-            self.append(np.empty((extra, *self._a.shape[1:]), dtype=self._a.dtype))
-            self.n = n
+            self._grow(self.n + extra)
         return self._a
+
+    def _grow(self, need: int) -> None:
+        # headroom: a big block is usually followed by a few small ones (the flush)
+        cap = max(need + need // 8, 2 * self._a.shape[0])
+        new = np.empty((cap, *self._a.shape[1:]), dtype=self._a.dtype)  # [n:] unread
+        new[: self.n] = self._a[: self.n]
+        self._a = new
 
 
 class Growable(_Buffer):
@@ -327,25 +328,21 @@ class VelocityTracker:
         return (self._k0 + i) * self.dt_s
 
     def push(self, k: NDArray[np.int64], values: FloatArray, gap: NDArray[np.bool_]) -> None:
-        if k.size == 0:
+        n = k.size
+        if n == 0:
             return
-        if self.k0 is None:
-            self.k0 = int(k[0])
-            self._due_n = self._due_raw_n()
-        self.raw.append(values)
-        self.gap.append(gap)
-        if self.raw.n >= self._due_n:
-            self._advance(final=False)
+        rows, flags, at = self.grid_buffers(n)
+        rows[at : at + n] = values
+        flags[at : at + n] = gap
+        self.grid_written(int(k[0]), n)
 
     def grid_buffers(self, extra: int = 0) -> tuple[FloatArray, NDArray[np.bool_], int]:
         """Where the next grid samples go, for a writer that fills them in place: the raw
         values' buffer (rows, c), the gap flags' (rows,), with room for ``extra`` more rows
         at least, and the row to write at. ``grid_written`` then takes them in."""
-        raw, gap = self.raw, self.gap
         if extra:
-            raw.room(extra)
-            gap.room(extra)
-        return raw._a, gap._a, raw.n  # the buffers' own arrays, to fill
+            return self.raw.room(extra), self.gap.room(extra), self.raw.n
+        return self.raw._a, self.gap._a, self.raw.n  # (as room(0), without the calls)
 
     def grid_written(self, k_from: int, n: int) -> None:
         """``push`` for ``n`` grid samples (grid index ``k_from`` on) already written into
