@@ -366,8 +366,8 @@ def _qualified(rise: float, vpk: float, par: FloatArray) -> bool:
     return bool(ok)
 
 
-@_compiled
-def _scan(  # noqa: PLR0917 - as lockout_scan
+@_kernel(_UNITUPLE(_I, 2)(_BUF2, _I, _I, _B, _IN1, _BUF1, _IN2))
+def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in place
     sig: FloatArray,
     k0: int,
     i: int,
@@ -376,7 +376,13 @@ def _scan(  # noqa: PLR0917 - as lockout_scan
     st: FloatArray,
     obs_u: FloatArray,
 ) -> tuple[int, int]:
-    """``lockout_scan`` (untyped: called from the compiled kernels)."""
+    """Run the detector over rows ``i..`` of ``sig`` until Python must decide something.
+
+    ``k0`` is the grid index of row 0 (row r is at ``(k0 + r) * dt`` s). ``force``: row ``i``
+    moves, whatever the stillness test says (the still run before it has just ended).
+    Returns (row, SCAN_* code); the state ``st`` is updated up to and including that row
+    (for SCAN_RUN_END: up to the row before).
+    """
     n = sig.shape[0]
     dt = par[P_DT]
     min_still = par[P_MIN_STILL]
@@ -446,27 +452,7 @@ def _scan(  # noqa: PLR0917 - as lockout_scan
     return n, SCAN_DONE
 
 
-@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _I, _B, _IN1, _BUF1, _IN2))
-def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in place
-    sig: FloatArray,
-    k0: int,
-    i: int,
-    force: bool,
-    par: FloatArray,
-    st: FloatArray,
-    obs_u: FloatArray,
-) -> tuple[int, int]:
-    """Run the detector over rows ``i..`` of ``sig`` until Python must decide something.
-
-    ``k0`` is the grid index of row 0 (row r is at ``(k0 + r) * dt`` s). ``force``: row ``i``
-    moves, whatever the stillness test says (the still run before it has just ended).
-    Returns (row, SCAN_* code); the state ``st`` is updated up to and including that row
-    (for SCAN_RUN_END: up to the row before).
-    """
-    return _scan(sig, k0, i, force, par, st, obs_u)
-
-
-@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _BUF1, _BUF1, _IN2,
+@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _IN1, _BUF1, _IN2,
                           _BUF2))
 def lockout_step(  # noqa: PLR0917 - the detector's state, in place
     values: FloatArray,
@@ -487,7 +473,7 @@ def lockout_step(  # noqa: PLR0917 - the detector's state, in place
     Python goes on from there (on ``sig[:n]``) when that is not SCAN_DONE."""
     rows = sig[: values.shape[0]]
     _front(values, k0, ba[0], ba[1], ba[2], ba[3], zi, zi_s, tail, hist, par, st, rows)
-    return _scan(rows, k0, 0, False, par, st, obs_u)
+    return lockout_scan(rows, k0, 0, False, par, st, obs_u)  # (its one compiled version)
 
 
 # -- the grid resampler -------------------------------------------------------------------
@@ -551,8 +537,8 @@ def resample_rows(  # noqa: PLR0917 - as sensor.engine.resample.resample_block
     return out, gap
 
 
-@_compiled
-def _grid_push(  # noqa: PLR0917 - as grid_push
+@_kernel(_TUPLE((_I, _I, _OUT2, _FLAGS))(_BUF1, _BUF2, _I, _IN1, _IN2, _IN2, _I, _X, _X, _B))
+def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
     t_buf: FloatArray,
     v_buf: FloatArray,
     m: int,
@@ -564,7 +550,17 @@ def _grid_push(  # noqa: PLR0917 - as grid_push
     max_gap_s: float,
     final: bool,
 ) -> tuple[int, int, FloatArray, NDArray[np.bool_]]:
-    """``grid_push``, untyped: called from the compiled kernels."""
+    """One step of ``GridResampler``: append samples, resample the grid points now final.
+
+    The input buffer is ``t_buf[:m]`` (times) and ``v_buf[:m]`` (values, acc then gyro);
+    it must have room for the new samples (``t_new``, ``acc`` (k, 3), ``gyro`` (k, 3) when
+    the buffer has 6 columns). New samples before the buffer's last one are dropped; a time
+    that is not finite raises ValueError.
+    ``next_k`` is the first grid point not yet out (or ``NO_K`` at the start). ``final``:
+    the stream has ended, every grid point up to the last sample is out. Returns (samples
+    kept in the buffer, next grid point, values (n, c), gap flags (n,)); the n grid points
+    out are ``next_k`` (as passed, or the first) onwards.
+    """
     c = v_buf.shape[1]
     for s in range(t_new.size):
         if not math.isfinite(t_new[s]):
@@ -606,33 +602,6 @@ def _grid_push(  # noqa: PLR0917 - as grid_push
                 v_buf[r, j] = v_buf[first + r, j]
         m -= first
     return m, next_k, out, gap
-
-
-@_kernel(_TUPLE((_I, _I, _OUT2, _FLAGS))(_BUF1, _BUF2, _I, _IN1, _IN2, _IN2, _I, _X, _X, _B))
-def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
-    t_buf: FloatArray,
-    v_buf: FloatArray,
-    m: int,
-    t_new: FloatArray,
-    acc: FloatArray,
-    gyro: FloatArray,
-    next_k: int,
-    rate_hz: float,
-    max_gap_s: float,
-    final: bool,
-) -> tuple[int, int, FloatArray, NDArray[np.bool_]]:
-    """One step of ``GridResampler``: append samples, resample the grid points now final.
-
-    The input buffer is ``t_buf[:m]`` (times) and ``v_buf[:m]`` (values, acc then gyro);
-    it must have room for the new samples (``t_new``, ``acc`` (k, 3), ``gyro`` (k, 3) when
-    the buffer has 6 columns). New samples before the buffer's last one are dropped; a time
-    that is not finite raises ValueError.
-    ``next_k`` is the first grid point not yet out (or ``NO_K`` at the start). ``final``:
-    the stream has ended, every grid point up to the last sample is out. Returns (samples
-    kept in the buffer, next grid point, values (n, c), gap flags (n,)); the n grid points
-    out are ``next_k`` (as passed, or the first) onwards.
-    """
-    return _grid_push(t_buf, v_buf, m, t_new, acc, gyro, next_k, rate_hz, max_gap_s, final)
 
 
 @_compiled
@@ -681,8 +650,8 @@ def grid_push_into(  # noqa: PLR0917 - the streaming resampler's state, in place
     n = _grid_count(t_buf, m, t_new, next_k, rate_hz, False)
     if at + n > min(rows.shape[0], gap.shape[0]):
         return m, next_k, -n
-    m, next_k, out, flags = _grid_push(t_buf, v_buf, m, t_new, acc, gyro, next_k, rate_hz,
-                                       max_gap_s, False)
+    m, next_k, out, flags = grid_push(t_buf, v_buf, m, t_new, acc, gyro, next_k, rate_hz,
+                                      max_gap_s, False)  # (its one compiled version)
     n = out.shape[0]
     rows[at : at + n] = out
     gap[at : at + n] = flags
