@@ -679,3 +679,85 @@ def test_slow_turn_without_gyro_is_not_still() -> None:
     turn = slice(n_rest + int(0.5 * RATE), n_rest + n_turn - int(0.5 * RATE))
     assert still[int(1 * RATE) : n_rest - int(1 * RATE)].mean() > 0.95
     assert not still[turn].any()
+
+
+def _block_due_reference(tr: Any) -> bool:
+    """The rule, recomputed from the stages' progress (as the tracker did at every push):
+    the samples so far can complete the next noise block."""
+    n_lp = max(tr.acc_lp.n, tr.raw.n - tr.h)
+    b, k = tr.level_bin, tr.level_bins
+    n_act = max(tr.act_a.n, min(n_lp - tr.wh, (n_lp // b - k) * b))
+    done = tr._still_raw.n
+    return bool(n_act >= ((tr.k0 + done) // tr.block + 1) * tr.block - tr.k0)
+
+
+@pytest.mark.parametrize(("k_first", "sizes"), [(0, [1]), (37, [1]), (1234, [3, 1, 7]), (5, [61])])
+def test_tracker_block_due_count_matches_the_rule(k_first: int, sizes: list[int]) -> None:
+    """The tracker keeps the raw count at which the next noise block is due; it advances at
+    exactly the pushes where the rule, recomputed at every push, says so."""
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    class Recorded(VelocityTracker):
+        def __init__(self) -> None:
+            super().__init__(EngineParams(), with_gyro=False)
+            self.advanced_at: list[int] = []
+
+        def _advance(self, final: bool) -> None:
+            self.advanced_at.append(self.raw.n)
+            super()._advance(final)
+
+    class ByRule(Recorded):
+        def push(self, k: NDArray[np.int64], values: FloatArray, gap: NDArray[np.bool_]) -> None:
+            if self.k0 is None:
+                self.k0 = int(k[0])
+            self.raw.append(values)
+            self.gap.append(gap)
+            if _block_due_reference(self):
+                self._advance(final=False)
+
+    n = int(75 * RATE)
+    rng = np.random.default_rng(11)
+    values = np.tile([0.0, 0.0, 1.0], (n, 1)) + rng.normal(0, 1e-3, (n, 3))
+    cached, by_rule = Recorded(), ByRule()
+    i = j = 0
+    while i < n:
+        m = min(sizes[j % len(sizes)], n - i)
+        k = np.arange(k_first + i, k_first + i + m, dtype=np.int64)
+        for tr in (cached, by_rule):
+            tr.push(k, values[i : i + m], np.zeros(m, dtype=bool))
+        i, j = i + m, j + 1
+    assert len(by_rule.advanced_at) >= 3  # 75 s: at least three 20 s noise blocks
+    assert cached.advanced_at == by_rule.advanced_at
+    assert np.array_equal(cached.speed.data, by_rule.speed.data)
+
+
+def test_tracker_written_in_place_is_the_tracker_pushed() -> None:
+    """Grid samples written into ``grid_buffers`` (growing them as needed) and taken in by
+    ``grid_written`` give the tracker that ``push`` gives."""
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    n = int(70 * RATE)
+    t = np.arange(n) * DT
+    rng = np.random.default_rng(12)
+    lift = np.where((t % 7.0) < 2.0, 0.05 * np.sin(np.pi * (t % 7.0)), 0.0)  # a rep every 7 s
+    acc = np.column_stack([np.zeros(n), np.zeros(n), 1.0 + lift]) + rng.normal(0, 1e-3, (n, 3))
+    gap = np.zeros(n, dtype=bool)
+    gap[2000:2030] = True
+    pushed = VelocityTracker(EngineParams(), with_gyro=False)
+    written = VelocityTracker(EngineParams(), with_gyro=False)
+    k0 = 321
+    for i in range(0, n, 250):  # blocks bigger than the buffers' first room now and then
+        j = min(n, i + 250)
+        k = np.arange(k0 + i, k0 + j, dtype=np.int64)
+        pushed.push(k, acc[i:j], gap[i:j])
+        rows, flags, at = written.grid_buffers(j - i)
+        rows[at : at + j - i] = acc[i:j]
+        flags[at : at + j - i] = gap[i:j]
+        written.grid_written(k0 + i, j - i)
+    pushed.finish()
+    written.finish()
+    assert written.k0 == k0
+    assert pushed.n_final == written.n_final == n
+    assert np.array_equal(pushed.speed.data, written.speed.data)
+    assert np.array_equal(pushed.still.data, written.still.data)
+    assert np.abs(pushed.speed.data).max() > 0.05  # it saw the moves

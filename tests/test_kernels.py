@@ -231,3 +231,58 @@ async def test_live_engine_does_no_blocking_io_in_the_event_loop(
         await asyncio.sleep(0)
     engine.finish()
     assert lockouts >= 0.8 * sum(s["rep_count"] for s in truth["sets"])
+
+
+@pytest.mark.parametrize("kind", ["spread", "ties", "signed", "nan"])
+def test_kth_smallest_is_the_partition_whatever_the_guess(kind: str) -> None:
+    """The noise floor's selection from the last floor: np.partition's value for any guess
+    (the answer, near it, far off, infinite, NaN), with ties and NaN in the history."""
+    rng = np.random.default_rng(["spread", "ties", "signed", "nan"].index(kind))
+    for _ in range(200):
+        m = int(rng.integers(1, 400))
+        x = {"spread": rng.exponential(1.0, (m + 3, 2)),
+             "ties": rng.integers(0, 4, (m + 3, 2)).astype(float),
+             "signed": rng.normal(size=(m + 3, 2)),
+             "nan": rng.exponential(1.0, (m + 3, 2))}[kind]
+        if kind == "nan":
+            x[rng.integers(0, m), 1] = np.nan
+        kth = int(rng.integers(0, m)) if rng.random() < 0.3 else (m - 1) // 10
+        for col in (0, 1):
+            ref = np.partition(x[:m, col].copy(), kth)[kth]
+            near = np.sort(x[:m, col])[min(m - 1, kth + 3)]
+            for guess in (ref, near, 0.0, np.inf, -np.inf, np.nan, float(rng.normal())):
+                kernels._kth_smallest(x, m, col, kth, 1e300)  # scratch memory not the answer
+                got = kernels._kth_smallest(x, m, col, kth, guess)
+                assert got == ref or (np.isnan(got) and np.isnan(ref)), (m, kth, guess)
+
+
+@pytest.mark.parametrize(("size", "room"), [(1, 1), (3, 2), (10, 7), (64, 50), (700, 1)])
+def test_grid_written_into_a_buffer_is_the_pushed_grid(size: int, room: int) -> None:
+    """``push_into`` writes what ``push`` returns; when the points do not fit it changes
+    nothing and says how many rows it needs (here the buffer grows only by that much)."""
+    t, v = _jittered_input(6)
+    ref_rs, rs = GridResampler(RATE_HZ, 1.0), GridResampler(RATE_HZ, 1.0)
+    rows, gap = np.full((room, 6), np.nan), np.zeros(room, dtype=bool)
+    at = 0
+    refused = 0
+    k_first = None
+    for chunk in Samples(t, v[:, :3], v[:, 3:]).chunks(size):
+        ref_rs.push(chunk)
+        k_from, n = rs.push_into(chunk, rows, gap, at)
+        if n < 0:
+            refused += 1
+            assert rows.shape[0] - at < -n  # it did not fit
+            rows = np.vstack([rows, np.full((-n, 6), np.nan)])
+            gap = np.concatenate([gap, np.zeros(-n, dtype=bool)])
+            k_from, n = rs.push_into(chunk, rows, gap, at)
+        assert n >= 0
+        if n:
+            assert k_from == (k_first if k_first is not None else k_from) + at
+            k_first = k_from - at
+        at += n
+    assert refused > 0
+    assert k_first is not None
+    whole = resample_block(t, v, k_first, k_first + at, RATE_HZ, 1.0)
+    assert np.array_equal(rows[:at], whole.values)
+    assert np.array_equal(gap[:at], whole.gap)
+    assert rs._next_k == ref_rs._next_k

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sensor.engine.lockout import lockout_events
+from sensor.engine.lockout import LockoutDetector, detector_of
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
 from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep
@@ -79,6 +79,7 @@ class Engine:
         self._digest_t = hashlib.sha256()  # two streams, so chunking cannot change the id
         self._digest_a = hashlib.sha256()
         self._finished = False
+        self._lockout: LockoutDetector | None = None  # live: detector_of(self), once looked up
 
     @property
     def _t(self) -> VelocityTracker:
@@ -90,7 +91,9 @@ class Engine:
 
     def feed(self, samples: Samples) -> list[Event]:
         """Add a block of samples (time after the previous block's). Returns new events."""
-        if len(samples) == 0:
+        t_s = samples.t_s
+        n = t_s.shape[0]
+        if n == 0:
             return []
         if self._finished:
             raise RuntimeError("feed() after finish()")
@@ -100,16 +103,27 @@ class Engine:
         elif samples.has_gyro != self._with_gyro:
             raise ValueError("every block must have the gyro, or none")
         if self._n_in == 0:
-            self._t_first = float(samples.t_s[0])
-        self._n_in += len(samples)
-        self._t_last = float(samples.t_s[-1])
-        self._digest_t.update(np.ascontiguousarray(samples.t_s).data)  # the C-order bytes
+            self._t_first = float(t_s[0])
+        self._n_in += n
+        self._t_last = float(t_s[-1])
+        self._digest_t.update(np.ascontiguousarray(t_s).data)  # the C-order bytes
         self._digest_a.update(np.ascontiguousarray(samples.acc_g).data)
-        block = self._resampler.push(samples)
-        if block is not None:
-            self._t.push(block.k, block.values, block.gap)
+        # resampled straight into the tracker's raw buffer (grown when they do not fit)
+        tr = self._t
+        rows, gap, at = tr.grid_buffers()
+        k_from, n_grid = self._resampler.push_into(samples, rows, gap, at)
+        if n_grid < 0:
+            rows, gap, at = tr.grid_buffers(-n_grid)
+            k_from, n_grid = self._resampler.push_into(samples, rows, gap, at)
+        if n_grid:
+            tr.grid_written(k_from, n_grid)
         events = self._close_sets(final=False)
-        return [*events, *lockout_events(self, block)] if self.live else events
+        if self.live and n_grid:
+            det = self._lockout or detector_of(self)
+            self._lockout = det
+            events += det.push_values(k_from, rows[at : at + n_grid],
+                                      sets_closed=len(self._sets), leg_of_set=self._leg)
+        return events
 
     def finish(self) -> list[Event]:
         """End of the stream: decide everything still open."""

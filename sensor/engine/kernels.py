@@ -128,7 +128,8 @@ S_ENDED = 17  # set with a concentric phase event: the speed fell under 5 % of t
 S_HIST_N = 18  # activity rows seen (the history ring holds the last of them)
 S_THR_A = 19  # the activity thresholds in force: acc (g^2) ...
 S_THR_G = 20  # ... and gyro ((deg/s)^2)
-ST_SIZE = 21
+S_KTH = 21  # 21, 22: the last (acc, gyro) 10th percentiles of the history, before the bounds
+ST_SIZE = 23
 
 PHASE_BOTTOM = 0
 PHASE_CONCENTRIC = 1
@@ -156,14 +157,67 @@ def _update_floor(hist: FloatArray, m: int, par: FloatArray, st: FloatArray) -> 
     """The noise floor, the 10th percentile (lower) of the ``m`` rows of activity history
     (the order does not matter), and the thresholds it gives."""
     kth = (m - 1) // 10
-    floor_a = max(np.partition(hist[:m, 0].copy(), kth)[kth], par[P_FLOOR_A_MIN])
-    floor_g = max(np.partition(hist[:m, 1].copy(), kth)[kth], par[P_FLOOR_G_MIN])
+    q_a = _kth_smallest(hist, m, 0, kth, st[S_KTH])
+    q_g = _kth_smallest(hist, m, 1, kth, st[S_KTH + 1])
+    st[S_KTH] = q_a
+    st[S_KTH + 1] = q_g
+    floor_a = max(q_a, par[P_FLOOR_A_MIN])
+    floor_g = max(q_g, par[P_FLOOR_G_MIN])
     st[S_THR_A] = max(par[P_STILL_RATIO] * floor_a, par[P_ACC_MIN])
     st[S_THR_G] = max(par[P_STILL_RATIO] * floor_g, par[P_GYRO_MIN])
 
 
-@_kernel(_OUT2(_IN2, _I, _IN1, _IN1, _IN1, _IN1, _BUF2, _BUF2, _BUF2, _BUF2, _IN1, _BUF1))
-def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in place
+_NEAR_RANKS = 64  # _kth_smallest: a guess this many ranks from the answer is near
+
+
+@_compiled
+def _kth_smallest(x: FloatArray, m: int, col: int, kth: int, guess: float) -> float:
+    """``np.partition(x[:m, col], kth)[kth]``, the kth smallest (0-based), found from a
+    ``guess`` near it (the last floor: the history has changed by a second since).
+
+    One pass counts the values under and at the guess; when the answer is not the guess
+    itself, a second pass keeps the few values between the guess and the answer (sorted,
+    at most ``_NEAR_RANKS``). A guess further off, or a NaN, falls back to the partition.
+    """
+    below = 0
+    at_most = 0
+    for i in range(m):
+        v = x[i, col]
+        if math.isnan(v) or math.isnan(guess):
+            return float(np.partition(x[:m, col].copy(), kth)[kth])
+        below += v < guess
+        at_most += v <= guess
+    if below <= kth < at_most:
+        return guess
+    up = kth >= at_most  # the answer is above the guess
+    j = kth - at_most if up else below - 1 - kth  # its rank among those above / below
+    if j >= _NEAR_RANKS:
+        return float(np.partition(x[:m, col].copy(), kth)[kth])
+    near = np.empty(j + 1)  # the j + 1 values nearest the guess on that side, nearest first
+    size = 0
+    for i in range(m):
+        v = x[i, col]
+        if up:
+            if not (v > guess and (size <= j or v < near[j])):
+                continue
+            pos = min(size, j)
+            while pos > 0 and near[pos - 1] > v:
+                near[pos] = near[pos - 1]
+                pos -= 1
+        else:
+            if not (v < guess and (size <= j or v > near[j])):
+                continue
+            pos = min(size, j)
+            while pos > 0 and near[pos - 1] < v:
+                near[pos] = near[pos - 1]
+                pos -= 1
+        near[pos] = v
+        size = min(size + 1, j + 1)
+    return float(near[j])
+
+
+@_compiled
+def _front(  # noqa: PLR0917 - as lockout_front
     values: FloatArray,
     k0: int,
     b: FloatArray,
@@ -176,21 +230,14 @@ def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in pla
     hist: FloatArray,
     par: FloatArray,
     st: FloatArray,
-) -> FloatArray:
-    """The detector's per-sample signals of a grid block ``values`` (n, c): acc in g, then
-    gyro in deg/s if c >= 6, row r at grid index ``k0 + r``. Returns (n, SIG_COLS); updates
-    in place the filter states ``zi`` (2, 3), ``zi_s`` (2, c), the window history ``tail``
-    (w - 1, c), and the activity history ``hist`` (a ring of the last rows, (h, 2)) with the
-    noise floor and thresholds in ``st``.
-
-    The floor (10th percentile of the history, lower) is updated at grid indices that are
-    multiples of ``P_FLOOR_STEP``, from the rows before, so chunking cannot change it.
-    """
+    sig: FloatArray,
+) -> None:
+    """``lockout_front`` writing into ``sig`` (n, SIG_COLS), untyped: called from the
+    compiled kernels."""
     n, c = values.shape
     h = tail.shape[0]  # w - 1
     w = h + 1
     gyro = c >= 6
-    sig = np.empty((n, SIG_COLS))
     x = np.empty((n + h, c))  # still-filtered rows with the window history in front
     x[:h] = tail
     for r in range(n):
@@ -249,8 +296,36 @@ def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in pla
         hist[count % hist.shape[0], 1] = act_g
         st[S_HIST_N] = count + 1
     tail[:] = x[n:]
-    return sig
 
+
+
+@_kernel(_OUT2(_IN2, _I, _IN1, _IN1, _IN1, _IN1, _BUF2, _BUF2, _BUF2, _BUF2, _IN1, _BUF1))
+def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in place
+    values: FloatArray,
+    k0: int,
+    b: FloatArray,
+    a: FloatArray,
+    b_s: FloatArray,
+    a_s: FloatArray,
+    zi: FloatArray,
+    zi_s: FloatArray,
+    tail: FloatArray,
+    hist: FloatArray,
+    par: FloatArray,
+    st: FloatArray,
+) -> FloatArray:
+    """The detector's per-sample signals of a grid block ``values`` (n, c): acc in g, then
+    gyro in deg/s if c >= 6, row r at grid index ``k0 + r``. Returns (n, SIG_COLS); updates
+    in place the filter states ``zi`` (2, 3), ``zi_s`` (2, c), the window history ``tail``
+    (w - 1, c), and the activity history ``hist`` (a ring of the last rows, (h, 2)) with the
+    noise floor and thresholds in ``st``.
+
+    The floor (10th percentile of the history, lower) is updated at grid indices that are
+    multiples of ``P_FLOOR_STEP``, from the rows before, so chunking cannot change it.
+    """
+    sig = np.empty((values.shape[0], SIG_COLS))
+    _front(values, k0, b, a, b_s, a_s, zi, zi_s, tail, hist, par, st, sig)
+    return sig
 
 
 @_compiled
@@ -291,7 +366,7 @@ def _qualified(rise: float, vpk: float, par: FloatArray) -> bool:
     return bool(ok)
 
 
-@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _I, _B, _IN1, _BUF1, _IN2))
+@_kernel(_UNITUPLE(_I, 2)(_BUF2, _I, _I, _B, _IN1, _BUF1, _IN2))
 def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in place
     sig: FloatArray,
     k0: int,
@@ -375,6 +450,30 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
         i += 1
     st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
     return n, SCAN_DONE
+
+
+@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _IN1, _BUF1, _IN2,
+                          _BUF2))
+def lockout_step(  # noqa: PLR0917 - the detector's state, in place
+    values: FloatArray,
+    k0: int,
+    ba: FloatArray,
+    zi: FloatArray,
+    zi_s: FloatArray,
+    tail: FloatArray,
+    hist: FloatArray,
+    par: FloatArray,
+    st: FloatArray,
+    obs_u: FloatArray,
+    sig: FloatArray,
+) -> tuple[int, int]:
+    """One grid block through the detector in one call: ``lockout_front`` (its filters
+    ``ba`` rows b, a, b_s, a_s) into the first n rows of ``sig`` (at least (n, SIG_COLS)),
+    then ``lockout_scan`` from row 0. Returns the row and SCAN_* code the scan stopped at;
+    Python goes on from there (on ``sig[:n]``) when that is not SCAN_DONE."""
+    rows = sig[: values.shape[0]]
+    _front(values, k0, ba[0], ba[1], ba[2], ba[3], zi, zi_s, tail, hist, par, st, rows)
+    return lockout_scan(rows, k0, 0, False, par, st, obs_u)  # (its one compiled version)
 
 
 # -- the grid resampler -------------------------------------------------------------------
@@ -503,3 +602,57 @@ def grid_push(  # noqa: PLR0917 - the streaming resampler's state, in place
                 v_buf[r, j] = v_buf[first + r, j]
         m -= first
     return m, next_k, out, gap
+
+
+@_compiled
+def _grid_count(  # noqa: PLR0917 - as grid_push
+    t_buf: FloatArray, m: int, t_new: FloatArray, next_k: int, rate_hz: float, final: bool
+) -> int:
+    """How many grid points ``grid_push`` would put out (nothing is changed)."""
+    last = t_buf[m - 1] if m else -np.inf
+    end = last
+    first = t_buf[0] if m else np.nan
+    for s in range(t_new.size):
+        if m and not t_new[s] >= last:
+            continue
+        if math.isnan(first):
+            first = t_new[s]
+        end = t_new[s]
+    if math.isnan(first):
+        return 0
+    if next_k == NO_K:
+        next_k = math.ceil(first * rate_hz - 1e-9)
+    k_last = math.floor(end * rate_hz + 1e-9) if final else math.ceil(end * rate_hz) - 2
+    return max(0, k_last + 1 - next_k)
+
+
+@_kernel(_UNITUPLE(_I, 3)(_BUF1, _BUF2, _I, _IN1, _IN2, _IN2, _I, _X, _X, _BUF2, _FLAGS, _I))
+def grid_push_into(  # noqa: PLR0917 - the streaming resampler's state, in place
+    t_buf: FloatArray,
+    v_buf: FloatArray,
+    m: int,
+    t_new: FloatArray,
+    acc: FloatArray,
+    gyro: FloatArray,
+    next_k: int,
+    rate_hz: float,
+    max_gap_s: float,
+    rows: FloatArray,
+    gap: NDArray[np.bool_],
+    at: int,
+) -> tuple[int, int, int]:
+    """``grid_push`` (not final) with the grid points written into ``rows[at:]`` (n, c) and
+    ``gap[at:]``. Returns (samples kept, next grid point, n); when the n points do not fit,
+    nothing is done and n is returned negated (make room and call again)."""
+    for s in range(t_new.size):
+        if not math.isfinite(t_new[s]):
+            raise ValueError("sample times must be finite")
+    n = _grid_count(t_buf, m, t_new, next_k, rate_hz, False)
+    if at + n > min(rows.shape[0], gap.shape[0]):
+        return m, next_k, -n
+    m, next_k, out, flags = grid_push(t_buf, v_buf, m, t_new, acc, gyro, next_k, rate_hz,
+                                      max_gap_s, False)  # (its one compiled version)
+    n = out.shape[0]
+    rows[at : at + n] = out
+    gap[at : at + n] = flags
+    return m, next_k, n

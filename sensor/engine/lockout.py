@@ -131,19 +131,25 @@ class LockoutDetector:
             raise ValueError("the lockout filters are single biquads")
         if self._sos[0, 3] != 1.0 or self._sos_still[0, 3] != 1.0:
             raise ValueError("the lockout filters are normalised (a[0] = 1)")
-        # (b, a) of each biquad, contiguous, as the kernel takes them
-        self._ba = (self._sos[0, :3].copy(), self._sos[0, 3:].copy())
-        self._ba_still = (self._sos_still[0, :3].copy(), self._sos_still[0, 3:].copy())
+        # rows b, a of the speed path's biquad, then of the stillness one: as the kernel takes them
+        self._ba = np.vstack([self._sos[0, :3], self._sos[0, 3:],
+                              self._sos_still[0, :3], self._sos_still[0, 3:]])
         self.delay_s = _group_delay_s(min(self.p.lowpass_hz, 0.9 * nyquist))
-        self._zi: FloatArray | None = None
-        self._zi_still: FloatArray | None = None
+        # the filters' states (speed path, stillness) and the last w-1 still-filtered rows
+        # (the window's history), from the first block on
+        self._filters: tuple[FloatArray, FloatArray, FloatArray] | None = None
+        self._sig = np.empty((64, kn.SIG_COLS))  # the kernel's signals of the last block
         self._w = max(2, round(self.p.still_window_s * rate_hz))
-        self._tail: FloatArray | None = None  # last w-1 still-filtered rows (window history)
         # (acc, gyro) activity of the last floor_history_s, a ring: the noise floor's history
         self._hist = np.zeros((max(10, round(self.p.floor_history_s * rate_hz)), 2))
         self._min_still = max(1, round(self.p.min_still_s * rate_hz))
-        self._obs: list[FloatArray] = []
-        self._obs_u: FloatArray = np.zeros((0, 3))
+        # still observations, oldest first: rows (ux, uy, uz, err_g, samples); the first
+        # _n_obs rows are in use
+        if self.p.baseline_obs < 1:
+            raise ValueError("baseline_obs: the model needs at least one observation")
+        self._obs = np.zeros((self.p.baseline_obs, 5))
+        self._n_obs = 0
+        self._obs_u: FloatArray = self._obs[:, :3]  # (the kernel reads par[P_N_OBS] rows)
         self._coef: FloatArray = np.zeros(4)  # the gravity-error model (the kernel's copy: par)
         # the kernel's parameters (the scale and the gravity-error model change over time)
         par = np.zeros(kn.PAR_SIZE)
@@ -264,30 +270,47 @@ class LockoutDetector:
         sets_closed: int = 0,
         leg_of_set: LegOfSet | None = None,
     ) -> list[LockoutReached]:
-        n = block.k.size
-        if n == 0:
+        if block.k.size == 0:
             return []
         values = np.ascontiguousarray(block.values, dtype=np.float64)  # the kernel's layout
-        if values.shape[1] not in (3, 6):  # (the kernels do not check bounds)
+        return self.push_values(int(block.k[0]), values, sets_closed=sets_closed,
+                                leg_of_set=leg_of_set)
+
+    def push_values(
+        self,
+        k0: int,
+        values: FloatArray,
+        *,
+        sets_closed: int = 0,
+        leg_of_set: LegOfSet | None = None,
+    ) -> list[LockoutReached]:
+        """``push`` for the grid rows ``values`` (n, c) float64 from grid index ``k0`` on."""
+        n, c = values.shape
+        if c not in (3, 6):  # (the kernels do not check bounds)
             raise ValueError("grid values are acc in g (3 columns), then gyro (3) if any")
-        with_gyro = values.shape[1] == 6
-        if self._zi is None or self._zi_still is None or self._tail is None:
-            self._zi = sosfilt_zi(self._sos)[0][:, None] * values[0, :3][None, :]
-            first = values[0]
-            self._zi_still = sosfilt_zi(self._sos_still)[0][:, None] * first[None, :]
-            self._tail = np.repeat(first[None, :], self._w - 1, axis=0)
-            self._par[kn.P_GYRO] = with_gyro
-        elif values.shape[1] != self._tail.shape[1]:
+        filters = self._filters
+        if filters is None:
+            filters = self._filters = self._start(values)
+        elif c != filters[2].shape[1]:
             raise ValueError("every block must have the gyro, or none")
-        b, a = self._ba
-        b_s, a_s = self._ba_still
-        k0 = int(block.k[0])
-        sig = kn.lockout_front(values, k0, b, a, b_s, a_s, self._zi, self._zi_still,
-                               self._tail, self._hist, self._par, self._st)
+        zi, zi_still, tail = filters
+        if n > self._sig.shape[0]:
+            self._sig = np.empty((max(n, 2 * self._sig.shape[0]), kn.SIG_COLS))
+        i, what = kn.lockout_step(values, k0, self._ba, zi, zi_still, tail, self._hist,
+                                  self._par, self._st, self._obs_u, self._sig)
         self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
-        events = self._run(sig, k0, leg_of_set)
+        events = [] if what == kn.SCAN_DONE else self._run(self._sig[:n], k0, i, what,
+                                                           leg_of_set)
         self.t_last_s = float(k0 + n - 1) * self.dt_s
         return events
+
+    def _start(self, values: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The first block: the filters start in their steady state at its first row."""
+        first = values[0]
+        zi = sosfilt_zi(self._sos)[0][:, None] * first[None, :3]
+        zi_still = sosfilt_zi(self._sos_still)[0][:, None] * first[None, :]
+        self._par[kn.P_GYRO] = values.shape[1] == 6
+        return zi, zi_still, np.repeat(first[None, :], self._w - 1, axis=0)
 
     # -- still runs and the gravity baseline -----------------------------------------------
 
@@ -304,14 +327,19 @@ class LockoutDetector:
         st = self._st
         acc = st[kn.S_RUN_ACC : kn.S_RUN_ACC + 3] / run
         norm = float(st[kn.S_RUN_NORM]) / run
-        u = acc / max(float(np.linalg.norm(acc)), 1e-9)
-        self._obs.append(np.array([*u, norm - 1.0, float(run)]))
-        del self._obs[: -self.p.baseline_obs]
-        obs = np.vstack(self._obs)
-        self._obs_u = np.ascontiguousarray(obs[:, :3])
-        self._coef = fit_gravity_error(obs)
+        all_obs = self._obs
+        m = self._n_obs
+        if m == all_obs.shape[0]:  # full: the oldest goes
+            all_obs[:-1] = all_obs[1:]
+        else:
+            m = self._n_obs = m + 1
+        row = all_obs[m - 1]
+        row[:3] = acc / max(math.sqrt(acc.dot(acc)), 1e-9)  # as np.linalg.norm
+        row[3] = norm - 1.0
+        row[4] = run
+        self._coef = fit_gravity_error(all_obs[:m])
         self._par[kn.P_COEF : kn.P_COEF + 4] = self._coef
-        self._par[kn.P_N_OBS] = self._obs_u.shape[0]
+        self._par[kn.P_N_OBS] = m
 
     def _end_still_run(self) -> None:
         self._observe_run()
@@ -319,19 +347,17 @@ class LockoutDetector:
 
     # -- the state machine -----------------------------------------------------------------
 
-    def _run(self, sig: FloatArray, k0: int, leg_of_set: LegOfSet | None) -> list[LockoutReached]:
+    def _run(
+        self, sig: FloatArray, k0: int, i: int, what: int, leg_of_set: LegOfSet | None
+    ) -> list[LockoutReached]:
+        """Handle what the scan stopped for (row ``i``, SCAN_* ``what``), and scan on to the
+        end of the block."""
         events: list[LockoutReached] = []
-        i = 0
-        force = False
-        scan = kn.lockout_scan
         par, st, dt = self._par, self._st, self.dt_s
         while True:
-            i, what = scan(sig, k0, i, force, par, st, self._obs_u)
-            force = False
-            if what == kn.SCAN_DONE:
-                return events
             t = float(k0 + i) * dt
             ev = None
+            force = False
             if what == kn.SCAN_STILL_LONG:
                 ev = self._on_still(t, leg_of_set)
                 i += 1
@@ -343,6 +369,9 @@ class LockoutDetector:
                 i += 1
             if ev is not None:
                 events.append(ev)
+            i, what = kn.lockout_scan(sig, k0, i, force, par, st, self._obs_u)
+            if what == kn.SCAN_DONE:
+                return events
 
     def _phase_event(self, t: float, leg_of_set: LegOfSet | None) -> LockoutReached | None:
         """The kernel found the current phase's event at time ``t``: handle it."""
@@ -534,11 +563,3 @@ def detector_of(engine: Engine) -> LockoutDetector:
         _DETECTORS[engine] = det
     return det
 
-
-def lockout_events(engine: Engine, block: GridBlock | None) -> list[LockoutReached]:
-    """Feed the engine's new grid block to its detector; the lockouts it decided."""
-    if block is None:
-        return []
-    return detector_of(engine).push(
-        block, sets_closed=len(engine.sets), leg_of_set=engine._leg
-    )

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from sensor.engine.kernels import NO_K, grid_push, resample_rows
+from sensor.engine.kernels import NO_K, grid_push, grid_push_into, resample_rows
 from sensor.samples import FloatArray, Samples
 
 _NO_GYRO = np.empty((0, 3))
@@ -76,25 +76,54 @@ class GridResampler:
 
     def push(self, samples: Samples) -> GridBlock | None:
         """Add samples; return the grid points that are now final (or None)."""
-        if len(samples) == 0:
+        t_s, gyro = samples.t_s, samples.gyro_dps
+        if t_s.shape[0] == 0:
             return None
-        gyro = samples.gyro_dps
-        c = 3 if gyro is None else 6
+        self._room(samples)
+        return self._step(
+            np.ascontiguousarray(t_s, dtype=np.float64),  # the kernel's layout
+            np.ascontiguousarray(samples.acc_g, dtype=np.float64),
+            _NO_GYRO if gyro is None else np.ascontiguousarray(gyro, dtype=np.float64),
+            final=False,
+        )
+
+    def push_into(
+        self, samples: Samples, rows: FloatArray, gap: NDArray[np.bool_], at: int
+    ) -> tuple[int, int]:
+        """``push``, with the grid points that are now final written straight into the
+        caller's buffers: values into ``rows[at:]`` (c columns, as the samples), flags into
+        ``gap[at:]``. Returns (grid index of the first, how many). When they do not fit,
+        nothing is done and the count is negative: make room for that many and call again.
+        """
+        t_s, gyro = samples.t_s, samples.gyro_dps
+        n = t_s.shape[0]
+        if n == 0:
+            return 0, 0
+        if self._m + n > self._t.size or self._v.shape[1] != (3 if gyro is None else 6):
+            self._room(samples)
+        self._m, k_to, n = grid_push_into(
+            self._t, self._v, self._m,
+            np.ascontiguousarray(t_s, dtype=np.float64),  # the kernel's layout
+            np.ascontiguousarray(samples.acc_g, dtype=np.float64),
+            _NO_GYRO if gyro is None else np.ascontiguousarray(gyro, dtype=np.float64),
+            self._next_k, self.rate_hz, self.max_gap_s, rows, gap, at,
+        )
+        self._next_k = k_to
+        return k_to - n, n
+
+    def _room(self, samples: Samples) -> None:
+        """Room in the input buffer for ``samples`` (the kernel fills it)."""
+        n = samples.t_s.shape[0]
+        c = 3 if samples.gyro_dps is None else 6
         if self._v.shape[1] not in (0, c):
             raise ValueError("every block must have the gyro, or none")
-        need = self._m + len(samples)
+        need = self._m + n
         if need > self._t.size:  # room for the new samples (the kernel fills it)
             cap = max(need, 2 * self._t.size, 64)
             t, v = np.empty(cap), np.empty((cap, c))
             if self._m:
                 t[: self._m], v[: self._m] = self._t[: self._m], self._v[: self._m]
             self._t, self._v = t, v
-        return self._step(
-            np.ascontiguousarray(samples.t_s, dtype=np.float64),  # the kernel's layout
-            np.ascontiguousarray(samples.acc_g, dtype=np.float64),
-            _NO_GYRO if gyro is None else np.ascontiguousarray(gyro, dtype=np.float64),
-            final=False,
-        )
 
     def flush(self) -> GridBlock | None:
         """At the end of the stream: the grid points up to the last sample."""
@@ -105,13 +134,12 @@ class GridResampler:
     def _step(
         self, t_s: FloatArray, acc: FloatArray, gyro: FloatArray, *, final: bool
     ) -> GridBlock | None:
-        k_from = self._next_k
-        self._m, self._next_k, out, gap = grid_push(
-            self._t, self._v, self._m, t_s, acc, gyro, k_from, self.rate_hz, self.max_gap_s,
-            final,
+        self._m, k_to, out, gap = grid_push(
+            self._t, self._v, self._m, t_s, acc, gyro, self._next_k, self.rate_hz,
+            self.max_gap_s, final,
         )
+        self._next_k = k_to
         n = out.shape[0]
         if n == 0:
             return None
-        k_from = self._next_k - n
-        return GridBlock(np.arange(k_from, k_from + n, dtype=np.int64), out, gap)
+        return GridBlock(np.arange(k_to - n, k_to, dtype=np.int64), out, gap)

@@ -52,13 +52,23 @@ class _Buffer:
     def append(self, x: NDArray[Any]) -> None:
         need = self.n + x.shape[0]
         if need > self._a.shape[0]:
-            # headroom: a big block is usually followed by a few small ones (the flush)
-            cap = max(need + need // 8, 2 * self._a.shape[0])
-            new = np.empty((cap, *self._a.shape[1:]), dtype=self._a.dtype)  # [n:] unread
-            new[: self.n] = self._a[: self.n]
-            self._a = new
+            self._grow(need)
         self._a[self.n : need] = x
         self.n = need
+
+    def room(self, extra: int) -> NDArray[Any]:
+        """The backing array, with room for at least ``extra`` rows after the first ``n``
+        (a writer fills them in place, then adds to ``n``)."""
+        if self.n + extra > self._a.shape[0]:
+            self._grow(self.n + extra)
+        return self._a
+
+    def _grow(self, need: int) -> None:
+        # headroom: a big block is usually followed by a few small ones (the flush)
+        cap = max(need + need // 8, 2 * self._a.shape[0])
+        new = np.empty((cap, *self._a.shape[1:]), dtype=self._a.dtype)  # [n:] unread
+        new[: self.n] = self._a[: self.n]
+        self._a = new
 
 
 class Growable(_Buffer):
@@ -301,6 +311,7 @@ class VelocityTracker:
         self._still_raw = GrowableMask(0)
         self.long_still = GrowableMask(0)
         self.finished = False
+        self._due_n = 0  # raw.n at which the next noise block is due (see _due_raw_n)
 
     @property
     def n_final(self) -> int:
@@ -317,24 +328,51 @@ class VelocityTracker:
         return (self._k0 + i) * self.dt_s
 
     def push(self, k: NDArray[np.int64], values: FloatArray, gap: NDArray[np.bool_]) -> None:
-        if k.size == 0:
+        n = k.size
+        if n == 0:
             return
+        rows, flags, at = self.grid_buffers(n)
+        rows[at : at + n] = values
+        flags[at : at + n] = gap
+        self.grid_written(int(k[0]), n)
+
+    def grid_buffers(self, extra: int = 0) -> tuple[FloatArray, NDArray[np.bool_], int]:
+        """Where the next grid samples go, for a writer that fills them in place: the raw
+        values' buffer (rows, c), the gap flags' (rows,), with room for ``extra`` more rows
+        at least, and the row to write at. ``grid_written`` then takes them in."""
+        if extra:
+            return self.raw.room(extra), self.gap.room(extra), self.raw.n
+        return self.raw._a, self.gap._a, self.raw.n  # (as room(0), without the calls)
+
+    def grid_written(self, k_from: int, n: int) -> None:
+        """``push`` for ``n`` grid samples (grid index ``k_from`` on) already written into
+        ``grid_buffers``."""
         if self.k0 is None:
-            self.k0 = int(k[0])
-        self.raw.append(values)
-        self.gap.append(gap)
-        if self._block_due():
+            self.k0 = k_from
+            self._due_n = self._due_raw_n()
+        self.raw.n += n
+        self.gap.n += n
+        if self.raw.n >= self._due_n:
             self._advance(final=False)
 
-    def _block_due(self) -> bool:
-        """Can the samples so far complete a noise block? Until one completes, stillness and
-        everything after it wait, so filtering and activity wait too (one pass per block,
-        not per push; the speed and stillness come out at the same push as before)."""
-        n_lp = max(self.acc_lp.n, self.raw.n - self.h)
-        b, k = self.level_bin, self.level_bins
-        n_act = max(self.act_a.n, min(n_lp - self.wh, (n_lp // b - k) * b))
+    def _due_raw_n(self) -> int:
+        """The raw sample count at which the samples can complete the next noise block. Until
+        one completes, stillness and everything after it wait, so filtering and activity wait
+        too (one pass per block, not per push; the speed and stillness come out at the same
+        push as before). Depends on the stages' progress only, so it is kept until the next
+        ``_advance`` (``_due_n``).
+
+        The block is due once ``n_act >= first_end``, where ``n_lp = max(acc_lp.n, raw.n - h)``
+        samples can be filtered and ``n_act = max(act_a.n, min(n_lp - wh,
+        (n_lp // bin - bins) * bin))`` can have their activity; both grow with ``raw.n``.
+        """
         k0, done = self._k0, self._still_raw.n
-        return n_act >= ((k0 + done) // self.block + 1) * self.block - k0
+        first_end = ((k0 + done) // self.block + 1) * self.block - k0
+        if self.act_a.n >= first_end:
+            return 0
+        b, k = self.level_bin, self.level_bins
+        need_lp = max(first_end + self.wh, b * (k - (-first_end // b)))  # ceil(first_end / b)
+        return 0 if self.acc_lp.n >= need_lp else need_lp + self.h
 
     def finish(self) -> None:
         self._advance(final=True)
@@ -347,6 +385,7 @@ class VelocityTracker:
         self._activity(final)
         self._stillness(final)
         self._integrate(final)
+        self._due_n = self._due_raw_n()
 
     def _filter(self, final: bool) -> None:
         raw = self.raw.data
