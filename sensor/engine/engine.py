@@ -213,31 +213,31 @@ class Engine:
         return self._consistent([c for c in cands if self._returns(c)])
 
     def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
-        speed = self._detrended(a, b, moves)
-        if speed is not self._t.speed.data:
-            moves = self._moves_in(speed, a, b)
+        speed = self._t.speed.data[a:b]  # the region's, indexed from a
         cands = self._pairing(moves)
+        alt = self._detrended(a, b, moves)
+        if alt is not None:
+            alt_cands = self._pairing(self._moves_in(alt, a))
+            if len(alt_cands) > len(cands):
+                speed, cands = alt, alt_cands
         events: list[Event] = []
         for split in self._split(cands):
             group = self._consistent(split)  # a set's reps are alike (walking's are not)
             if len(group) < self.p.min_reps_per_set:
                 continue
-            s = self._build_set(group, speed)
+            s = self._build_set(group, speed, a)
             self._sets.append(s)
             events += [RepDone(s.index, s.leg, r) for r in s.reps]
             events.append(SetDone(s))
         return events
 
-    def _moves_in(self, speed: FloatArray, a: int, b: int) -> list[Move]:
+    def _moves_in(self, speed: FloatArray, a: int) -> list[Move]:
+        """The moves of ``speed``, a region's speed that starts at grid sample ``a``."""
         merge = round(self.p.merge_gap_s * self.p.grid_rate_hz)
-        return [
-            Move(m.sign, m.i0 + a, m.i1 + a, m.peak_mps, m.disp_m)
-            for m in find_moves(speed[a:b], self._t.dt_s, _MIN_MOVE_M, merge)
-        ]
+        return [_shifted(m, a) for m in find_moves(speed, self._t.dt_s, _MIN_MOVE_M, merge)]
 
-    def _detrended(self, a: int, b: int, moves: list[Move]) -> FloatArray:
-        """The speed less its mean over one rep cycle, where that explains more reps of
-        region [a, b).
+    def _detrended(self, a: int, b: int, moves: list[Move]) -> FloatArray | None:
+        """Region [a, b)'s speed less its mean over one rep cycle (None: no regular cycle).
 
         The speed is de-drifted only between rests, and a set can have none (short holds;
         a hip mount whose norm error follows its orientation) or false ones (a slow
@@ -245,21 +245,16 @@ class Engine:
         to where they were, so a cycle's mean speed is drift. Rests longer than
         ``keep_rest_s`` (or a cycle) are rests and stay at zero.
         """
-        tr = self._t
-        speed = tr.speed.data
         ups = [m.i0 for m in moves if m.sign > 0 and m.disp_m >= _PAIRABLE_M]
         if len(ups) < 4:
-            return speed
+            return None
         rate = self.p.grid_rate_hz
         period = int(np.median(np.diff(ups)))
         if not self.p.min_cycle_s * rate <= period <= self.p.max_cycle_s * rate:
-            return speed
-        out = speed.copy()
+            return None
+        tr = self._t
         keep = min(period, round(self.p.keep_rest_s * rate))
-        out[a:b] = cycle_detrended(speed[a:b], tr.still.data[a:b], period, keep)
-        if len(self._pairing(self._moves_in(out, a, b))) > len(self._pairing(moves)):
-            return out
-        return speed
+        return cycle_detrended(tr.speed.data[a:b], tr.still.data[a:b], period, keep)
 
     def _returns(self, c: RepCandidate) -> bool:
         """A rep ends in the orientation it started in (sitting down, say, does not)."""
@@ -294,11 +289,11 @@ class Engine:
             first = _bounds(c)[0]
             if groups:
                 g = groups[-1]
-                allowed = gap
-                if len(g) >= 2:
+                pause = float(first - _bounds(g[-1])[1])
+                if pause >= gap and len(g) >= 2:  # (the set's cycle only when it matters)
                     cycle = float(np.median(np.diff([_bounds(x)[0] for x in g])))
-                    allowed = max(gap, self.p.missed_cycles * cycle)
-                if first - _bounds(g[-1])[1] < allowed:
+                    pause -= max(0.0, self.p.missed_cycles * cycle - gap)
+                if pause < gap:
                     g.append(c)
                     continue
             groups.append([c])
@@ -314,14 +309,19 @@ class Engine:
             return leg if (index - j) % 2 == 0 else leg.other
         return leg_for_set(index, self.options.first_leg, self.options.legs)
 
-    def _build_set(self, group: list[RepCandidate], speed: FloatArray) -> SetResult:
+    def _build_set(self, group: list[RepCandidate], speed: FloatArray, a: int) -> SetResult:
+        """The set of ``group``'s reps; ``speed`` is their region's, from grid sample ``a``."""
         tr = self._t
         acc_lp = tr.acc_lp.data
         frac = self.p.phase_fraction
         step = self.p.hold_flat_mps2 / self.p.grid_rate_hz
         flat_min = round(self.p.hold_flat_s * self.p.grid_rate_hz)
         ph = [
-            phase_indices(speed, c, frac, flat_step_mps=step, flat_min=flat_min) for c in group
+            phase_indices(
+                speed, RepCandidate(_shifted(c.rise, -a), _shifted(c.fall, -a), c.top_start),
+                frac, flat_step_mps=step, flat_min=flat_min,
+            ).shifted(a)
+            for c in group
         ]
         top_start = group[0].top_start
         settle = round(0.3 * self.p.grid_rate_hz)
@@ -416,6 +416,11 @@ class Engine:
         n = tr.n_final
         t_s = np.asarray(tr.t_of(0) + np.arange(n) * tr.dt_s, dtype=np.float64)
         return Trace(t_s, tr.speed.data.copy(), tr.position_m())
+
+
+def _shifted(m: Move, d: int) -> Move:
+    """``m`` with its grid indices moved by ``d``."""
+    return Move(m.sign, m.i0 + d, m.i1 + d, m.peak_mps, m.disp_m)
 
 
 def _bounds(c: RepCandidate) -> tuple[int, int]:

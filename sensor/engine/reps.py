@@ -49,6 +49,12 @@ class PhaseIndices:
     bottom: float
     peak_mps: float
 
+    def shifted(self, d: float) -> PhaseIndices:
+        """The same boundaries, ``d`` samples later."""
+        return PhaseIndices(
+            self.start + d, self.lockout + d, self.descent + d, self.bottom + d, self.peak_mps
+        )
+
 
 def find_moves(speed: FloatArray, dt_s: float, min_disp_m: float, merge_gap: int) -> list[Move]:
     """Runs of one sign of ``speed`` (m/s), tiny ones dropped, close ones of a sign merged."""
@@ -161,10 +167,10 @@ def phase_indices(
 
     A held lockout that no rest anchors can keep a drift: the speed is flat there, but off
     zero, and would cross the descent's threshold right after the lockout. With
-    ``flat_step_mps`` > 0, the longest run of at least ``flat_min`` samples between the
-    rise's peak and the descent's trough whose speed changes less than that per sample is
-    the hold; when its level is off zero by more than half the threshold, the lockout and
-    the descent are the crossings relative to that level.
+    ``flat_step_mps`` > 0 and a hold shorter than ``flat_min`` samples, the longest run of
+    at least ``flat_min`` samples between the rise's peak and the descent's trough whose
+    speed changes less than that per sample is the hold; when its level is off zero by more
+    than half the threshold, the lockout and the descent are the crossings relative to it.
     """
     r, f = rep.rise, rep.fall
     vpk = float(speed[r.i0 : r.i1].max())
@@ -175,7 +181,7 @@ def phase_indices(
         down = np.array([f.i0, f.i1 - 1])
     lockout = _cross(speed, int(up[-1]), thr)
     descent = _cross(speed, int(down[0]) - 1, -thr)
-    if flat_step_mps > 0 and not rep.top_start:
+    if flat_step_mps > 0 and not rep.top_start and descent - lockout < flat_min:
         held = _held_top(speed, rep, thr, flat_step_mps, flat_min)
         if held is not None:
             lockout, descent = held
@@ -195,12 +201,19 @@ def _held_top(
     pk = rep.rise.i0 + int(speed[rep.rise.i0 : rep.rise.i1].argmax())
     trough = rep.fall.i0 + int(speed[rep.fall.i0 : rep.fall.i1].argmin())
     seg = speed[pk : trough + 1]
-    flat = [(b - a, a, b) for a, b in runs(np.abs(np.diff(seg)) < step)]
-    if not flat:
+    if seg.size < min_n + 1:
         return None
-    n, a, b = max(flat)
+    edges = np.diff(np.concatenate([[0], (np.abs(np.diff(seg)) < step).view(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    if starts.size == 0:
+        return None
+    lengths = (ends - starts)[::-1]
+    k = starts.size - 1 - int(lengths.argmax())  # the longest; the last of equals
+    a, b = int(starts[k]), int(ends[k])
+    if b - a < min_n:
+        return None
     level = float(np.median(seg[a : b + 1]))
-    if n < min_n or abs(level) <= 0.5 * thr:
+    if abs(level) <= 0.5 * thr:
         return None
     rel = seg - level
     below = np.flatnonzero(rel < thr)
