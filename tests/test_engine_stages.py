@@ -15,6 +15,7 @@ import pytest
 from numpy.typing import NDArray
 from scipy.spatial.transform import Rotation
 
+from sensor.engine.engine import Engine
 from sensor.engine.metrics import (
     asymmetry,
     asymmetry_index_pct,
@@ -341,6 +342,29 @@ def test_cycle_detrended_takes_out_a_drift_and_keeps_long_rests() -> None:
     assert [round(m.disp_m, 3) for m in moves] == [0.3, -0.3] * 4
     # a shorter rest is corrected like the motion around it
     assert not np.all(cycle_detrended(speed, rest, period, keep_rest=100)[:100] == 0.0)
+
+
+def _reps_at(starts_s: list[float], span_s: float = 3.0) -> list[RepCandidate]:
+    """Rep candidates starting at these times (s on the 50 Hz grid), each ``span_s`` long."""
+    out = []
+    for t in starts_s:
+        i = round(t * RATE)
+        half = round(span_s * RATE / 2)
+        out.append(RepCandidate(Move(1, i, i + half, 0.5, 0.3),
+                                Move(-1, i + half, i + 2 * half, 0.3, -0.3), top_start=False))
+    return out
+
+
+def test_sets_split_at_long_pauses_but_not_at_one_missed_rep() -> None:
+    engine = Engine(params=_params(set_gap_s=8.0, missed_cycles=2.5))
+    # a pause set: a rep every 8 s, the fourth missed (a 13 s pause between reps)
+    slow = _reps_at([0, 8, 16, 32, 40])
+    assert [len(g) for g in engine._split(slow)] == [5]
+    # a set of 4 s cycles, then 40 s of rest, then the next set: two sets
+    two = _reps_at([0, 4, 8, 12, 55, 59, 63])
+    assert [len(g) for g in engine._split(two)] == [4, 3]
+    # 4 s cycles with a 13 s pause: over 8 s and over 2.5 cycles (10 s): a new set
+    assert [len(g) for g in engine._split(_reps_at([0, 4, 8, 24, 28]))] == [3, 2]
 
 
 def test_phase_indices_triangles_exact() -> None:
