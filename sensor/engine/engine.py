@@ -158,14 +158,9 @@ class Engine:
     # -- sets ----------------------------------------------------------------------------
 
     def _moves(self, n: int, final: bool) -> list[Move]:
-        tr = self._t
         rs = self._region_start
-        speed = tr.speed.data[rs:n]
+        moves = self._moves_in(self._t.speed.data[rs:n], rs)
         merge = round(self.p.merge_gap_s * self.p.grid_rate_hz)
-        moves = [
-            Move(m.sign, m.i0 + rs, m.i1 + rs, m.peak_mps, m.disp_m)
-            for m in find_moves(speed, tr.dt_s, _MIN_MOVE_M, merge)
-        ]
         if not final:
             # a move still running at the edge (or close enough to merge) is not final
             while moves and moves[-1].i1 + merge >= n:
