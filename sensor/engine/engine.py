@@ -70,12 +70,13 @@ class Engine:
         self._region_start = 0
         # (n_final, region start, final) of the last _close_sets call that changed nothing
         self._idle_state: tuple[int, int, bool] | None = None
+        self._idle_n = -1  # its n_final when it was not final: feed skips the call until then
         self._mount: Mount | None = self.options.mount
         self._leg_anchor: tuple[int, Leg] | None = None  # (set index, leg) set live
         self._rotations: list[float] = []
         self._n_in = 0
         self._t_first = math.nan
-        self._t_last = math.nan
+        self._t_end: FloatArray = np.full(1, math.nan)  # the last block's times
         self._digest_t = hashlib.sha256()  # two streams, so chunking cannot change the id
         self._digest_a = hashlib.sha256()
         self._finished = False
@@ -93,37 +94,49 @@ class Engine:
         """Add a block of samples (time after the previous block's). Returns new events."""
         t_s = samples.t_s
         n = t_s.shape[0]
-        if n == 0:
+        tr = self._tracker
+        if tr is None or self._finished or (samples.gyro_dps is not None) is not self._with_gyro:
+            if n == 0:
+                return []
+            tr = self._first_block(samples)
+        elif n == 0:
             return []
-        if self._finished:
-            raise RuntimeError("feed() after finish()")
-        if self._with_gyro is None:
-            self._with_gyro = samples.has_gyro
-            self._tracker = VelocityTracker(self.p, self._with_gyro)
-        elif samples.has_gyro != self._with_gyro:
-            raise ValueError("every block must have the gyro, or none")
         if self._n_in == 0:
             self._t_first = float(t_s[0])
         self._n_in += n
-        self._t_last = float(t_s[-1])
-        self._digest_t.update(np.ascontiguousarray(t_s).data)  # the C-order bytes
-        self._digest_a.update(np.ascontiguousarray(samples.acc_g).data)
+        self._t_end = t_s  # (its last one is the session's end so far)
+        _hash_rows(self._digest_t, t_s)
+        _hash_rows(self._digest_a, samples.acc_g)
         # resampled straight into the tracker's raw buffer (grown when they do not fit)
-        tr = self._t
         rows, gap, at = tr.grid_buffers()
         k_from, n_grid = self._resampler.push_into(samples, rows, gap, at)
         if n_grid < 0:
             rows, gap, at = tr.grid_buffers(-n_grid)
             k_from, n_grid = self._resampler.push_into(samples, rows, gap, at)
-        if n_grid:
-            tr.grid_written(k_from, n_grid)
-        events = self._close_sets(final=False)
-        if self.live and n_grid:
-            det = self._lockout or detector_of(self)
-            self._lockout = det
+        if not n_grid:
+            return []
+        tr.grid_written(k_from, n_grid)
+        events = self._close_sets(final=False) if tr.speed.n != self._idle_n else []
+        if self.live:
+            det = self._lockout or self._detector()
             events += det.push_values(k_from, rows[at : at + n_grid],
                                       sets_closed=len(self._sets), leg_of_set=self._leg)
         return events
+
+    def _first_block(self, samples: Samples) -> VelocityTracker:
+        """The checks ``feed`` leaves out once a block has come: the first block makes the
+        tracker; every block must have the gyro or none; no block after ``finish``."""
+        if self._finished:
+            raise RuntimeError("feed() after finish()")
+        if self._tracker is not None:
+            raise ValueError("every block must have the gyro, or none")
+        self._with_gyro = samples.has_gyro
+        self._tracker = VelocityTracker(self.p, self._with_gyro)
+        return self._tracker
+
+    def _detector(self) -> LockoutDetector:
+        self._lockout = detector_of(self)
+        return self._lockout
 
     def finish(self) -> list[Event]:
         """End of the stream: decide everything still open."""
@@ -153,6 +166,7 @@ class Engine:
         end = moves[-1].i1
         events = self._emit_region(self._region_start, end, moves)
         self._region_start = end
+        self._idle_n = -1
         return events
 
     # -- sets ----------------------------------------------------------------------------
@@ -175,6 +189,7 @@ class Engine:
             return []  # nothing new since a call that found nothing to do
         events = self._close_sets_at(n, final)
         self._idle_state = state if not events and self._region_start == state[1] else None
+        self._idle_n = n if self._idle_state is not None and not final else -1
         return events
 
     def _close_sets_at(self, n: int, final: bool) -> list[Event]:
@@ -381,7 +396,7 @@ class Engine:
     def summary(self, session_id: str | None = None, source: str | None = None) -> SessionSummary:
         """The session so far (call after ``finish()`` for the final one)."""
         legs = per_leg(self._sets)
-        duration = self._t_last - self._t_first if self._n_in > 1 else 0.0
+        duration = float(self._t_end[-1]) - self._t_first if self._n_in > 1 else 0.0
         rate = (self._n_in - 1) / duration if duration > 0 else None
         return SessionSummary(
             session_id=session_id or self.content_id(),
@@ -411,6 +426,14 @@ class Engine:
         n = tr.n_final
         t_s = np.asarray(tr.t_of(0) + np.arange(n) * tr.dt_s, dtype=np.float64)
         return Trace(t_s, tr.speed.data.copy(), tr.position_m())
+
+
+def _hash_rows(digest: Any, a: FloatArray) -> None:
+    """Add ``a``'s bytes in C order to ``digest`` (a hashlib object)."""
+    try:
+        digest.update(a)  # a contiguous array is its own buffer
+    except ValueError:  # "ndarray is not C-contiguous": a strided view
+        digest.update(np.ascontiguousarray(a).data)
 
 
 def _shifted(m: Move, d: int) -> Move:

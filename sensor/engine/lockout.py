@@ -139,6 +139,9 @@ class LockoutDetector:
         # (the window's history), from the first block on
         self._filters: tuple[FloatArray, FloatArray, FloatArray] | None = None
         self._sig = np.empty((64, kn.SIG_COLS))  # the kernel's signals of the last block
+        self._c = 0  # columns of the blocks: 3 (acc) or 6 (acc, gyro), from the first on
+        self._args: tuple[FloatArray, ...] | None = None  # _kernel_args, once known
+        self._k_end = 0  # grid index after the last row pushed
         self._w = max(2, round(self.p.still_window_s * rate_hz))
         # (acc, gyro) activity of the last floor_history_s, a ring: the noise floor's history
         self._hist = np.zeros((max(10, round(self.p.floor_history_s * rate_hz)), 2))
@@ -196,7 +199,6 @@ class LockoutDetector:
         self._set_reps = 0
         self._last_rep_t = -math.inf  # last lockout, or end of a descent from a hold
         self._sets_closed_seen = 0
-        self.t_last_s = math.nan
 
     # -- public state ----------------------------------------------------------------------
 
@@ -286,23 +288,39 @@ class LockoutDetector:
     ) -> list[LockoutReached]:
         """``push`` for the grid rows ``values`` (n, c) float64 from grid index ``k0`` on."""
         n, c = values.shape
+        args = self._args
+        if args is None or c != self._c or n > self._sig.shape[0]:
+            args = self._kernel_args(values)
+        i, what = kn.lockout_step(values, k0, *args)
+        self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
+        self._k_end = k0 + n
+        if what == kn.SCAN_DONE:
+            return []
+        return self._run(self._sig[:n], k0, i, what, leg_of_set)
+
+    @property
+    def t_last_s(self) -> float:
+        """Time of the last grid row pushed (s), NaN before the first."""
+        return float(self._k_end - 1) * self.dt_s if self._args is not None else math.nan
+
+    def _kernel_args(self, values: FloatArray) -> tuple[FloatArray, ...]:
+        """The kernel's arguments after the block's (its state, in place): the filters start
+        at the first block; checks the block's columns; room for its signals."""
+        n, c = values.shape
         if c not in (3, 6):  # (the kernels do not check bounds)
             raise ValueError("grid values are acc in g (3 columns), then gyro (3) if any")
         filters = self._filters
         if filters is None:
             filters = self._filters = self._start(values)
-        elif c != filters[2].shape[1]:
+            self._c = c
+        elif c != self._c:
             raise ValueError("every block must have the gyro, or none")
-        zi, zi_still, tail = filters
         if n > self._sig.shape[0]:
             self._sig = np.empty((max(n, 2 * self._sig.shape[0]), kn.SIG_COLS))
-        i, what = kn.lockout_step(values, k0, self._ba, zi, zi_still, tail, self._hist,
-                                  self._par, self._st, self._obs_u, self._sig)
-        self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
-        events = [] if what == kn.SCAN_DONE else self._run(self._sig[:n], k0, i, what,
-                                                           leg_of_set)
-        self.t_last_s = float(k0 + n - 1) * self.dt_s
-        return events
+        zi, zi_still, tail = filters
+        self._args = (self._ba, zi, zi_still, tail, self._hist, self._par, self._st,
+                      self._obs_u, self._sig)
+        return self._args
 
     def _start(self, values: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The first block: the filters start in their steady state at its first row."""

@@ -20,6 +20,7 @@ from sensor.engine.kernels import NO_K, grid_push, grid_push_into, resample_rows
 from sensor.samples import FloatArray, Samples
 
 _NO_GYRO = np.empty((0, 3))
+_F64 = np.dtype(np.float64)
 _NO_TIMES = np.empty(0)
 
 
@@ -95,18 +96,21 @@ class GridResampler:
         ``gap[at:]``. Returns (grid index of the first, how many). When they do not fit,
         nothing is done and the count is negative: make room for that many and call again.
         """
-        t_s, gyro = samples.t_s, samples.gyro_dps
+        t_s, acc, gyro = samples.t_s, samples.acc_g, samples.gyro_dps
         n = t_s.shape[0]
         if n == 0:
             return 0, 0
         if self._m + n > self._t.size or self._v.shape[1] != (3 if gyro is None else 6):
             self._room(samples)
+        if t_s.dtype != _F64 or acc.dtype != _F64:  # the kernel's types (any layout)
+            t_s, acc = t_s.astype(np.float64), acc.astype(np.float64)
+        if gyro is None:
+            gyro = _NO_GYRO
+        elif gyro.dtype != _F64:
+            gyro = gyro.astype(np.float64)
         self._m, k_to, n = grid_push_into(
-            self._t, self._v, self._m,
-            np.ascontiguousarray(t_s, dtype=np.float64),  # the kernel's layout
-            np.ascontiguousarray(samples.acc_g, dtype=np.float64),
-            _NO_GYRO if gyro is None else np.ascontiguousarray(gyro, dtype=np.float64),
-            self._next_k, self.rate_hz, self.max_gap_s, rows, gap, at,
+            self._t, self._v, self._m, t_s, acc, gyro, self._next_k, self.rate_hz,
+            self.max_gap_s, rows, gap, at,
         )
         self._next_k = k_to
         return k_to - n, n
