@@ -52,6 +52,9 @@ def score(results: list[dict[str, Any]]) -> dict[str, Any]:
     lift_sets = lift_exact = 0
     errors: dict[str, list[float]] = {m: [] for m in PHASE_METRICS}
     asym_right = 0
+    tilt_limit = AnalysisOptions().tilt_threshold_deg
+    tilt_right = 0
+    tilt_err: list[float] = []  # hip reps: |engine - truth| tilt, degrees
     bad: list[str] = []
     for res in results:
         truth, doc = res["truth"], res["doc"]
@@ -93,6 +96,9 @@ def score(results: list[dict[str, Any]]) -> dict[str, Any]:
                     if truth["top_start"] and m == "hold_s":
                         continue
                     errors[m].append(abs(r[m] - tr[m]))
+                if tr.get("tilt_deg") is not None and r["tilt_deg"] is not None:
+                    tilt_err.append(abs(r["tilt_deg"] - tr["tilt_deg"]))
+                    tilt_right += ("pelvic_tilt" in r["flags"]) == (tr["tilt_deg"] > tilt_limit)
         phantom += len(d_sets) - len(used)
         ok_session &= len(d_sets) == len(used)
         t_flags = set(truth["asymmetry"]["flags"])
@@ -115,6 +121,9 @@ def score(results: list[dict[str, Any]]) -> dict[str, Any]:
         "asymmetry_right_pct": 100 * asym_right / max(1, n),
         "other_lift_sets": lift_sets,
         "other_lift_exact_pct": 100 * lift_exact / max(1, lift_sets),
+        "tilt_reps": len(tilt_err),
+        "tilt_flag_right_pct": 100 * tilt_right / max(1, len(tilt_err)),
+        "tilt_median_err_deg": float(np.median(tilt_err)) if tilt_err else math.nan,
         "bad": bad,
     }
     for m in PHASE_METRICS:
@@ -159,6 +168,8 @@ def main() -> int:
     print(f"  asymmetry flags right        {s['asymmetry_right_pct']:.1f} %   target >= 95 %")
     print(f"  other lifts, exact count     {s['other_lift_exact_pct']:.1f} %   "
           f"({s['other_lift_sets']} sets of squat/deadlift/row/press/curl)")
+    print(f"  pelvic tilt flag right       {s['tilt_flag_right_pct']:.1f} %   "
+          f"({s['tilt_reps']} hip reps; median error {s['tilt_median_err_deg']:.2f} deg)")
     for m in PHASE_METRICS:
         print(f"  {m:<13} error median {s[m + '_median_err']:.3f} s  p95 "
               f"{s[m + '_p95_err']:.3f} s   target median <= 0.1 s")

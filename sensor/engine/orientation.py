@@ -2,8 +2,8 @@
 
 Both work on the unit direction of the low-passed accelerometer (mostly gravity), so they
 assume no axis. The pelvis of a hip thrust rotates mostly about its medio-lateral axis
-(pitch); frontal-plane roll (pelvic tilt) is the change of gravity's component along that
-axis, in degrees.
+(pitch); the pelvic tilt is how far that axis leaves the horizontal during a rep (the hips
+stop being level), in degrees.
 """
 
 from __future__ import annotations
@@ -41,16 +41,75 @@ def pitch_axis(directions: FloatArray) -> FloatArray:
     return unit(np.cross(unit(mean), vecs[:, -1]))
 
 
+_LEVEL_DEG = 3.0  # a rep whose roll reads under this about an axis is level about it (Tukey c)
+_MIN_SWING = float(np.sin(np.radians(5.0)))  # a rep that pitches less says nothing of the axis
+
+
+def _tukey(x: FloatArray) -> FloatArray:
+    """Tukey's biweight of ``x`` (in units of its cut-off): 1 at 0, 0 from |x| >= 1."""
+    return np.where(np.abs(x) < 1.0, (1.0 - x * x) ** 2, 0.0)
+
+
+def roll_change_deg(before: FloatArray, top: FloatArray, axis: FloatArray) -> FloatArray:
+    """Change of ``axis``' elevation above the horizontal from ``before`` to ``top``, degrees.
+
+    ``before`` and ``top`` are (n, 3) unit directions of gravity's reaction (up), ``axis`` the
+    unit medio-lateral axis, all in the sensor frame; positive when ``axis`` rises.
+    """
+    return np.asarray(
+        np.degrees(np.arcsin(np.clip(top @ axis, -1, 1)) - np.arcsin(np.clip(before @ axis, -1, 1)))
+    )
+
+
+def ml_axis(before: FloatArray, top: FloatArray) -> FloatArray:
+    """The medio-lateral axis (unit, sensor frame) from reps' gravity at start and lockout.
+
+    A level rep pitches the pelvis about this axis only, from a level start (sitting on the
+    floor), so its turning axis ``before x top`` is the axis itself; a tilted rep's turning
+    axis leans off it. The axis is the one about which the most reps read level (a Tukey
+    M-estimate over the reps' turning axes, started from each of them), so any share of the
+    reps may tilt as long as the level ones outnumber each group of equally tilted ones.
+    Reps with little pitch are left out; with none, the normal of the plane gravity sweeps.
+    """
+    axes = np.cross(before, top)
+    strong = np.linalg.norm(axes, axis=1) > _MIN_SWING
+    if not strong.any():  # no pitch to speak of: fall back to the spread of gravity
+        return pitch_axis(np.vstack([before, top]))
+    b, t, a = before[strong], top[strong], unit(axes[strong])
+    a *= np.where(a @ a[0] < 0, -1.0, 1.0)[:, None]  # one orientation for all
+
+    def support(axis: FloatArray) -> FloatArray:
+        return _tukey(roll_change_deg(b, t, axis) / _LEVEL_DEG)
+
+    best: FloatArray = a[int(np.argmax([support(c).sum() for c in a]))]
+    for _ in range(5):  # reweighted mean of the level reps' axes
+        w = support(best)
+        if not w.any():
+            break
+        new = unit(w @ a)
+        done = float(new @ best) > np.cos(np.radians(0.01))
+        best = new
+        if done:
+            break
+    return best
+
+
 def tilt_per_rep(
     acc_lp: FloatArray, spans: Sequence[tuple[int, int, int]], settle: int
 ) -> list[float]:
-    """Frontal-plane roll of each rep at lockout relative to its start, degrees, unsigned.
+    """Pelvic tilt of each rep: frontal-plane roll at lockout relative to its start, degrees.
 
+    The roll is the change of the elevation of the pelvis' medio-lateral axis (the line
+    through both hips) above the horizontal, from the rep's start to its lockout: 0 when the
+    hips stay level, whatever the sensor's mounting and the pelvis' pitch; unsigned. Exact
+    for any pose; for a pelvis pitched by ``p`` at lockout and then rolled by ``r`` about its
+    own antero-posterior axis (the simulator's yaw-pitch-roll order), it is
+    ``asin(sin r cos p)``.
+
+    ``acc_lp`` is the low-passed accelerometer (g, sensor frame, mostly gravity) on the grid;
     ``spans`` holds (start, lockout, bottom) grid indices per rep; gravity is read where the
     sensor is nearly still: ``settle`` samples before the start, and around the lockout. The
-    pitch axis is the median over reps of the axis that turns gravity from start to lockout
-    (most reps do not tilt, so the median is the medio-lateral axis); the roll is the change
-    of gravity's component along it.
+    medio-lateral axis comes from the reps themselves (``ml_axis``).
     """
     if not spans:
         return []
@@ -61,16 +120,4 @@ def tilt_per_rep(
          for _, lk, _ in spans]
     )
     b, t = unit(before), unit(top)
-    axes = np.empty_like(b)  # np.cross(b, t), the same products, without its overhead
-    axes[:, 0] = b[:, 1] * t[:, 2] - b[:, 2] * t[:, 1]
-    axes[:, 1] = b[:, 2] * t[:, 0] - b[:, 0] * t[:, 2]
-    axes[:, 2] = b[:, 0] * t[:, 1] - b[:, 1] * t[:, 0]
-    strong = np.linalg.norm(axes, axis=1) > np.sin(np.radians(5.0))
-    if not strong.any():  # no pitch to speak of (a bar): fall back to the spread of gravity
-        axis = pitch_axis(np.vstack([b, t]))
-    else:
-        a = unit(axes[strong])
-        a *= np.sign(a @ a[0])[:, None]  # one orientation for all
-        axis = unit(np.median(a, axis=0))
-    roll = np.degrees(np.arcsin(np.clip(t @ axis, -1, 1)) - np.arcsin(np.clip(b @ axis, -1, 1)))
-    return [float(abs(r)) for r in roll]
+    return [float(abs(r)) for r in roll_change_deg(b, t, ml_axis(b, t))]
