@@ -325,7 +325,6 @@ def simulate_session(
                 tilt = u(-2.5, 2.5)
                 if cfg.tilt_reps and r % 3 == 1:
                     tilt = math.copysign(u(9, 14), tilt)
-            tilts.append(abs(tilt))
             warp_c, warp_e = u(0.85, 1.15), u(0.85, 1.15)
             dpitch = pitch_rad * rom / range_m
             roll = math.radians(tilt)
@@ -335,14 +334,17 @@ def simulate_session(
                 rise = tl.move(dur["concentric_s"], warp_c, z=rom, pitch=dpitch)
                 tl.hold(dur["hold_s"], tremor_m=0.0001)
             else:
+                level0 = _ml_elevation_deg(tl.state)
                 rise = tl.move(dur["concentric_s"], warp_c, z=rom, pitch=dpitch, roll=roll,
                                x=0.03 if not hip else 0.0)
+                tilt = _ml_elevation_deg(tl.state) - level0  # the hips leave level by this
                 if dur["hold_s"] > 0:
                     tl.hold(dur["hold_s"], tremor_m=u(0.00005, 0.00015))
                 fall = tl.move(dur["eccentric_s"], warp_e, z=-rom, pitch=-dpitch, roll=-roll,
                                x=-0.03 if not hip else 0.0)
                 if r < n_reps - 1:
                     tl.hold(dur["bottom_s"] * u(0.7, 1.3))
+            tilts.append(abs(tilt))
             rep = _TruthRep(rise, fall)
             set_reps.append(rep)
             reps_all.append((s, rep))
@@ -372,6 +374,12 @@ def simulate_session(
         st["reps"].append(times)
     truth = _truth_document(cfg, sets_truth, top_start)
     return samples, truth
+
+
+def _ml_elevation_deg(state: FloatArray) -> float:
+    """Elevation of the pelvis' medio-lateral axis (body y) above the horizontal, degrees."""
+    up = Rotation.from_euler("ZYX", state[3:6]).apply([0.0, 1.0, 0.0])[2]
+    return math.degrees(math.asin(max(-1.0, min(1.0, float(up)))))
 
 
 def _setup_moves(tl: _Timeline, cfg: SimConfig, hip: bool, top_start: bool) -> None:

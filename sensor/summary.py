@@ -67,8 +67,8 @@ class Rep:
     after the lockout (until the next rep's descent, 0 for the set's last rep).
     ``bottom_s`` is the pause at the bottom: until the next rep's ``t_start`` (None for a
     set's last rep), or for a top-start lift from ``t_bottom`` to ``t_start``.
-    ``tilt_deg`` (hip mount only) is the largest frontal-plane roll of the pelvis during the
-    rep, relative to its start, in degrees, unsigned.
+    ``tilt_deg`` (hip mount only) is the pelvic tilt: how far the line through both hips
+    leaves the horizontal from the rep's start to its lockout, in degrees, unsigned.
     """
 
     index: int

@@ -196,13 +196,6 @@ def test_asymmetry_weak_leg_flagged_symmetric_not() -> None:
     assert not summary.asymmetry.flagged
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulator: its truth tilt_deg is the Euler roll r about the AP axis of the pelvis' "
-    "standing frame, which gravity in an unknown mounting cannot show; the engine reads how far "
-    "the hips leave level, asin(sin r cos(pitch at lockout)), 1-2 deg less for these reps. "
-    "Unmark once simulate.py's truth reports the hips' level too (patch in the tilt report)",
-)
 def test_pelvic_tilt_flagged() -> None:
     samples, truth = _simulate(0, mount=Mount.HIP, tilt_reps=True)
     summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
