@@ -273,7 +273,7 @@ class Engine:
         settle = round(0.3 * self.p.grid_rate_hz)
         a, b = min(c.rise.i0, c.fall.i0), max(c.rise.i1, c.fall.i1)
         before = mean_rows(acc[max(0, a - settle) : a + 1])
-        after = mean_rows(acc[min(b, len(acc) - 1) : b + settle + 1])  # b may be the end
+        after = mean_rows(acc[max(0, min(b, len(acc) - 1) - settle) : b + 1])  # b may be the end
         return angle_deg(before, after) <= self.p.max_return_deg
 
     def _consistent(self, cands: list[RepCandidate]) -> list[RepCandidate]:
