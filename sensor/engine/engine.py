@@ -267,14 +267,19 @@ class Engine:
         return cycle_detrended(tr.speed.data[a:b], tr.still.data[a:b], period, keep)
 
     def _returns(self, c: RepCandidate) -> bool:
-        """A rep ends in the orientation it started in (sitting down, say, does not)."""
+        """A rep ends in the orientation it started in (sitting down, say, does not): just
+        before its start, and over the end of its descent or just after it (a lift with no
+        rest between reps, a curl say, is already turning into the next rep after)."""
         tr = self._t
         acc = tr.acc_lp.data
         settle = round(0.3 * self.p.grid_rate_hz)
         a, b = min(c.rise.i0, c.fall.i0), max(c.rise.i1, c.fall.i1)
+        b = min(b, len(acc) - 1)  # b may be the end
         before = mean_rows(acc[max(0, a - settle) : a + 1])
-        after = mean_rows(acc[max(0, min(b, len(acc) - 1) - settle) : b + 1])  # b may be the end
-        return angle_deg(before, after) <= self.p.max_return_deg
+        return any(
+            angle_deg(before, mean_rows(acc[lo:hi])) <= self.p.max_return_deg
+            for lo, hi in ((max(0, b - settle), b + 1), (b, b + settle + 1))
+        )
 
     def _consistent(self, cands: list[RepCandidate]) -> list[RepCandidate]:
         """Drop candidates whose range is far from the region's median rep."""
