@@ -656,3 +656,257 @@ def grid_push_into(  # noqa: PLR0917 - the streaming resampler's state, in place
     rows[at : at + n] = out
     gap[at : at + n] = flags
     return m, next_k, n
+
+
+# -- the velocity tracker's block work ------------------------------------------------------
+# ``sensor.engine.velocity`` works once per noise block (thousands of samples per call, on
+# the live path once every 20 s). These kernels do the arithmetic of the numpy/scipy code they
+# replaced bit for bit: numpy's pairwise summation where numpy summed one contiguous run,
+# scipy's running window sums, sequential sums across channels and along axis 0, numpy's
+# medians and linear percentiles (exact order statistics, numpy's interpolation). So the
+# engine's decisions are those of the numpy code, whatever the chunking.
+
+_PW_BLOCK = 128  # numpy's pairwise summation: blocks of up to this many, 8 partial sums
+
+
+@_compiled
+def _pairwise_sum(a: FloatArray, lo: int, n: int) -> float:
+    """``np.add.reduce(a[lo:lo + n])`` for a 1-D ``a`` of any stride, bit for bit."""
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[lo + i]
+        return float(res)
+    if n <= _PW_BLOCK:
+        r = np.empty(8)
+        for j in range(8):
+            r[j] = a[lo + j]
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                r[j] += a[lo + i + j]
+            i += 8
+        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+        while i < n:
+            res += a[lo + i]
+            i += 1
+        return float(res)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return float(_pairwise_sum(a, lo, n2) + _pairwise_sum(a, lo + n2, n - n2))
+
+
+@_compiled
+def _window_var_into(  # noqa: PLR0917 - one channel of block_activity
+    x: FloatArray, start: int, stop: int, half: int, out: FloatArray, first: bool
+) -> None:
+    """Add (or write, if ``first``) to ``out`` (stop - start,) the variance of ``x`` (1-D)
+    over the centred windows of 2 half + 1 samples around ``start .. stop - 1``; indices
+    outside ``x`` repeat its first or last value. As ``velocity.window_activity`` computed
+    it: deviations from the mean of ``x[start:stop]``, scipy's ``uniform_filter1d`` running
+    sums (mode 'reflect' at the front of the padded rows, from their first row)."""
+    n = stop - start
+    last = x.shape[0] - 1
+    size = 2 * half + 1
+    mean = _pairwise_sum(x, start, n) / n
+    lo = start - half  # padded row p is x[clip(lo + p)], p in [0, n + 2 half)
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(-half, half + 1):  # the window of output row 0: rows reflected at 0
+        p = -j - 1 if j < 0 else j
+        d = x[min(max(lo + p, 0), last)] - mean
+        s1 += d
+        s2 += d * d
+    for q in range(half + n):  # output row q is the window centred on padded row q
+        if q > 0:
+            p_new = q + half
+            p_old = q - half - 1
+            p_old = -p_old - 1 if p_old < 0 else p_old
+            d_new = x[min(max(lo + p_new, 0), last)] - mean
+            d_old = x[min(max(lo + p_old, 0), last)] - mean
+            s1 += d_new - d_old
+            s2 += d_new * d_new - d_old * d_old
+        if q >= half:
+            m1 = s1 / size
+            m2 = s2 / size
+            var = m2 - m1 * m1
+            if var < 0.0:  # noqa: PLR1730 - max() would not keep a NaN, np.maximum does
+                var = 0.0
+            if first:
+                out[q - half] = var
+            else:
+                out[q - half] += var
+
+
+# rows of what block_activity returns
+ACT_A = 0  # the low-passed acceleration's activity, summed over axes (g^2)
+ACT_N = 1  # its norm's (g^2)
+ACT_TURN = 2  # cos of the turn of its direction across the window
+ACT_G = 3  # the gyro's, summed over axes ((deg/s)^2); zeros without a gyro
+ACT_ROWS = 4
+
+
+@_kernel(_OUT2(_IN2, _IN1, _IN2, _I, _I, _I))
+def block_activity(  # noqa: PLR0917 - arrays in, rows out
+    acc: FloatArray, norm: FloatArray, gyro: FloatArray, start: int, stop: int, half: int
+) -> FloatArray:
+    """The stillness detector's activity for samples ``start .. stop - 1`` of ``acc`` (n, 3)
+    in g, its norm ``norm`` (n,) and ``gyro`` (n, 3) in deg/s (or (0, 3)): rows ACT_* of the
+    result (ACT_ROWS, stop - start). The windows are centred, 2 half + 1 samples; samples
+    past either end repeat the end ones. The turn compares the direction at the window's
+    first and last samples."""
+    n = stop - start
+    out = np.zeros((ACT_ROWS, n))
+    for ch in range(3):
+        _window_var_into(acc[:, ch], start, stop, half, out[ACT_A], ch == 0)
+    _window_var_into(norm, start, stop, half, out[ACT_N], True)
+    if gyro.shape[0]:
+        for ch in range(3):
+            _window_var_into(gyro[:, ch], start, stop, half, out[ACT_G], ch == 0)
+    last = norm.shape[0] - 1
+    w = 2 * half
+    for i in range(n):
+        r0 = min(max(start - half + i, 0), last)
+        r1 = min(max(start - half + i + w, 0), last)
+        turn = 0.0
+        for ch in range(3):
+            turn += (acc[r0, ch] / norm[r0]) * (acc[r1, ch] / norm[r1])
+        out[ACT_TURN, i] = turn
+    return out
+
+
+@_compiled
+def _insertion_sort(v: FloatArray) -> None:
+    """Sort a short 1-D array without NaNs in place (quicker than ``np.sort`` for a few
+    dozen values)."""
+    for i in range(1, v.size):
+        x = v[i]
+        j = i
+        while j > 0 and v[j - 1] > x:
+            v[j] = v[j - 1]
+            j -= 1
+        v[j] = x
+
+
+@_compiled
+def _sorted_median(v: FloatArray) -> float:
+    """``np.median`` of sorted values ``v`` without NaNs, bit for bit: the middle value, or
+    the mean of the two middle values."""
+    m = v.size
+    if m % 2:
+        return float(v[m // 2])
+    return float((v[m // 2 - 1] + v[m // 2]) / 2.0)
+
+
+@_compiled
+def _has_nan(x: FloatArray, lo: int, hi: int) -> bool:
+    for i in range(lo, hi):  # noqa: SIM110 - numba compiles no any() of a generator
+        if math.isnan(x[i]):
+            return True
+    return False
+
+
+@_kernel(_BUF1(_IN1, _I, _I, _I))
+def bin_medians(x: FloatArray, j: int, j_end: int, b: int) -> FloatArray:
+    """Medians of the bins ``j .. j_end - 1`` of ``b`` samples of ``x``: as
+    ``np.median(x[j * b : j_end * b].reshape(-1, b), axis=1)`` (NaN for a bin with one)."""
+    out = np.empty(max(0, j_end - j))
+    v = np.empty(b)
+    for r in range(out.size):
+        lo = (j + r) * b
+        if _has_nan(x, lo, lo + b):
+            out[r] = math.nan
+            continue
+        v[:] = x[lo : lo + b]
+        _insertion_sort(v)
+        out[r] = _sorted_median(v)
+    return out
+
+
+@_kernel(_BUF1(_IN1, _IN1, _I, _I, _I, _I))
+def level_deviation(  # noqa: PLR0917 - arrays in, one out
+    norm: FloatArray, med: FloatArray, start: int, stop: int, b: int, k: int
+) -> FloatArray:
+    """``|norm - ref|`` over samples ``start .. stop - 1``, where a sample's ``ref`` is the
+    median of the bin medians ``med`` of its bin and the ``k`` bins either side (bins of
+    ``b`` samples from sample 0; past the first and last bins the end bins repeat); NaN
+    where a window holds a NaN."""
+    j0 = start // b
+    j1 = (stop - 1) // b + 1
+    last = med.size - 1
+    w = 2 * k + 1
+    window = np.empty(w)  # the bins j - k .. j + k, sorted, for the j in hand
+    nans = 0  # NaNs among them (kept out of the window's values)
+    size = 0
+    out = np.empty(stop - start)
+    for j in range(j0, j1):
+        if j == j0:
+            for r in range(w):
+                x = med[min(max(j - k + r, 0), last)]
+                if math.isnan(x):
+                    nans += 1
+                else:
+                    window[size] = x
+                    size += 1
+            _insertion_sort(window[:size])
+        else:  # slide by one bin: drop bin j - k - 1, take in bin j + k
+            old = med[min(max(j - k - 1, 0), last)]
+            if math.isnan(old):
+                nans -= 1
+            else:
+                p = 0
+                while window[p] != old:
+                    p += 1
+                size -= 1
+                for r in range(p, size):
+                    window[r] = window[r + 1]
+            new = med[min(max(j + k, 0), last)]
+            if math.isnan(new):
+                nans += 1
+            else:
+                p = size
+                while p > 0 and window[p - 1] > new:
+                    window[p] = window[p - 1]
+                    p -= 1
+                window[p] = new
+                size += 1
+        ref = math.nan if nans else _sorted_median(window)
+        for i in range(max(start, j * b), min(stop, (j + 1) * b)):
+            out[i - start] = abs(norm[i] - ref)
+    return out
+
+
+@_compiled
+def _percentile_lin(a: FloatArray, lo: int, hi: int, q: float) -> float:
+    """``np.percentile(a[lo:hi], 100 q)`` (method 'linear'), bit for bit: numpy's virtual
+    index ``(n - 1) q``, its order statistics and its interpolation; NaN if any is NaN."""
+    n = hi - lo
+    top = -np.inf
+    for i in range(lo, hi):
+        if math.isnan(a[i]):
+            return math.nan
+        top = max(top, a[i])
+    vi = (n - 1) * q
+    prev = math.floor(vi)
+    if vi >= n - 1:  # numpy takes the last (largest) value twice, as index -1
+        prev = -1
+    gamma = vi - prev
+    if prev < 0:
+        x0 = x1 = top
+    else:
+        v = np.partition(a[lo:hi], prev)  # a copy
+        x0 = v[prev]
+        x1 = v[prev + 1:].min()
+    diff = x1 - x0
+    if gamma >= 0.5:
+        return float(x1 - diff * (1.0 - gamma))
+    return float(x0 + diff * gamma)
+
+
+@_kernel(_BUF1(_IN1, nt.Array(nt.int64, 1, "A", readonly=True), _X))
+def block_percentiles(a: FloatArray, bounds: NDArray[np.int64], q: float) -> FloatArray:
+    """``np.percentile(a[bounds[i]:bounds[i + 1]], 100 q)`` for each block i."""
+    out = np.empty(bounds.size - 1)
+    for i in range(out.size):
+        out[i] = _percentile_lin(a, bounds[i], bounds[i + 1], q)
+    return out

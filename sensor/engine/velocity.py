@@ -21,12 +21,12 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
 from scipy.linalg import lapack
-from scipy.ndimage import uniform_filter1d
 from scipy.signal import firwin
 
+from sensor.engine import kernels
 from sensor.engine.options import EngineParams
 from sensor.samples import FloatArray
 
@@ -37,6 +37,7 @@ _DEFAULT_FLOOR_GYRO = 0.05  # (deg/s)^2
 _MIN_FLOOR_GYRO = 0.002
 _SOLVE_EPS = 1e-12 * np.eye(4)  # keeps the normal equations regular
 _NO_OBS = np.empty((0, 5))
+_NO_GYRO = np.empty((0, 3))
 
 
 class _Buffer:
@@ -194,25 +195,6 @@ def _toeplitz(kernel_bytes: bytes, b: int) -> FloatArray:
     t[cols[None, :] + np.arange(k.size)[:, None], cols[None, :]] = k[:, None]
     t.flags.writeable = False
     return t
-
-
-def window_activity(x: FloatArray, half: int) -> FloatArray:
-    """Mean squared deviation from the window mean, summed over channels.
-
-    ``x`` holds channel rows, shape (c, n + 2 half); the result (n,) is centred on each
-    sample. The window means are running sums (``uniform_filter1d``): equal to the direct
-    sums to rounding (~1e-15 relative), not bit for bit.
-    """
-    n = x.shape[1] - 2 * half
-    if n <= 0:
-        return np.zeros(0)
-    size = 2 * half + 1
-    col = x - (np.add.reduce(x[:, half : half + n], axis=1) / n)[:, None]  # no cancellation
-    m1 = uniform_filter1d(col, size, axis=1)[:, half : half + n]
-    m2 = uniform_filter1d(col * col, size, axis=1)[:, half : half + n]
-    var = np.subtract(m2, m1 * m1, out=m2)
-    np.maximum(var, 0.0, out=var)
-    return np.asarray(np.add.reduce(var, axis=0))
 
 
 def _next_index(mask: NDArray[np.bool_], start: int, stop: int, value: bool) -> int:
@@ -414,19 +396,19 @@ class VelocityTracker:
         stop = n_lp if final else min(n_lp - self.wh, (n_lp // b - k) * b)
         if stop <= start:
             return
-        lo, hi = start - self.wh, stop + self.wh  # edges: repeat the end samples
-        acc_rows = edge_rows(self.acc_still.data, lo, hi)
-        self.act_a.append(window_activity(acc_rows, self.wh))
-        norm_rows = edge_rows(self.norm_still.data[:, None], lo, hi)
-        act_n = window_activity(norm_rows, self.wh)
+        # the edges repeat the end samples; the turn: the direction of gravity across the
+        # window (a slow steady turn, a hip rising)
+        gyro = self.gyro_lp.data if self.with_gyro else _NO_GYRO
+        act = kernels.block_activity(self.acc_still.data, self.norm_still.data, gyro,
+                                     start, stop, self.wh)
+        self.act_a.append(act[kernels.ACT_A])
+        act_n = act[kernels.ACT_N]
         self.act_n.append(act_n)
         self.quiet.append(act_n < self.p.hold_quiet_g2)
-        u = acc_rows / norm_rows  # the direction of gravity; a slow steady turn (a hip rising)
-        w = 2 * self.wh
-        self.turn_cos.append(np.add.reduce(u[:, :-w] * u[:, w:], axis=0))
+        self.turn_cos.append(act[kernels.ACT_TURN])
         self.dev.append(self._level_deviation(start, stop, final))
         if self.with_gyro:
-            self.act_g.append(window_activity(edge_rows(self.gyro_lp.data, lo, hi), self.wh))
+            self.act_g.append(act[kernels.ACT_G])
 
     def _level_deviation(self, start: int, stop: int, final: bool) -> FloatArray:
         """|norm - typical norm of the surrounding seconds| (g): a constant acceleration has
@@ -438,35 +420,14 @@ class VelocityTracker:
         n_full = norm.size // b
         j = self.bin_med.n
         if n_full > j:
-            self.bin_med.append(np.median(norm[j * b : n_full * b].reshape(-1, b), axis=1))
+            self.bin_med.append(kernels.bin_medians(norm, j, n_full, b))
         if final and norm.size > n_full * b and self.bin_med.n == n_full:
             self.bin_med.append(np.array([np.median(norm[n_full * b :])]))
-        med = self.bin_med.data
-        j0, j1 = start // b, (stop - 1) // b + 1
-        # bins j0 - k .. j1 + k - 1, the ends repeated past the first and last bin
-        pad = med[np.clip(np.arange(j0 - k, j1 + k), 0, med.size - 1)]
-        ref_bins = np.median(sliding_window_view(pad, 2 * k + 1), axis=1)
-        ref = np.repeat(ref_bins, b)[start - j0 * b : stop - j0 * b]
-        return np.asarray(np.abs(norm[start:stop] - ref))
+        return kernels.level_deviation(norm, self.bin_med.data, start, stop, b, k)
 
     def _block_p10(self, act: FloatArray, bounds: list[int]) -> FloatArray:
-        """10th percentile of ``act`` in each block [bounds[i], bounds[i + 1]); the full-size
-        blocks in one call."""
-        out = np.empty(len(bounds) - 1)
-        i = 0
-        while i < out.size:
-            lo = bounds[i]
-            j = i
-            while j < out.size and bounds[j + 1] - bounds[j] == self.block:
-                j += 1
-            if j > i:  # blocks i .. j-1 are full: one row each
-                rows = act[lo : bounds[j]].reshape(j - i, self.block)
-                out[i:j] = np.percentile(rows, 10, axis=1)
-                i = j
-            else:
-                out[i] = np.percentile(act[lo : bounds[i + 1]], 10)
-                i += 1
-        return out
+        """10th percentile of ``act`` in each block [bounds[i], bounds[i + 1])."""
+        return kernels.block_percentiles(act, np.array(bounds, dtype=np.int64), 10 / 100)
 
     def _stillness(self, final: bool) -> None:
         """Decide stillness per noise block (the block's floor must be known first).

@@ -1,0 +1,233 @@
+"""The velocity tracker's compiled block kernels (the last section of
+``sensor.engine.kernels``) against the numpy/scipy code they replaced: equal bit for bit,
+NaNs included, since the engine's stillness and rest decisions compare these numbers with
+thresholds."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import uniform_filter1d
+
+from sensor.engine import kernels
+from sensor.engine.velocity import edge_rows
+
+EXAMPLES = settings(max_examples=40, deadline=None)
+
+
+# -- the numpy/scipy references (the tracker's code before the kernels) --------------------
+
+
+def window_activity_ref(x: np.ndarray, half: int) -> np.ndarray:
+    """Mean squared deviation from the window mean, summed over channel rows of ``x``
+    (c, n + 2 half); scipy's running sums."""
+    n = x.shape[1] - 2 * half
+    size = 2 * half + 1
+    col = x - (np.add.reduce(x[:, half : half + n], axis=1) / n)[:, None]
+    m1 = uniform_filter1d(col, size, axis=1)[:, half : half + n]
+    m2 = uniform_filter1d(col * col, size, axis=1)[:, half : half + n]
+    var = np.subtract(m2, m1 * m1, out=m2)
+    np.maximum(var, 0.0, out=var)
+    return np.asarray(np.add.reduce(var, axis=0))
+
+
+def activity_ref(  # noqa: PLR0917 - as the kernel
+    acc: np.ndarray, norm: np.ndarray, gyro: np.ndarray | None, start: int, stop: int,
+    half: int,
+) -> np.ndarray:
+    lo, hi = start - half, stop + half
+    acc_rows = edge_rows(acc, lo, hi)
+    norm_rows = edge_rows(norm[:, None], lo, hi)
+    u = acc_rows / norm_rows
+    w = 2 * half
+    out = np.zeros((kernels.ACT_ROWS, stop - start))
+    out[kernels.ACT_A] = window_activity_ref(acc_rows, half)
+    out[kernels.ACT_N] = window_activity_ref(norm_rows, half)
+    out[kernels.ACT_TURN] = np.add.reduce(u[:, :-w] * u[:, w:], axis=0)
+    if gyro is not None:
+        out[kernels.ACT_G] = window_activity_ref(edge_rows(gyro, lo, hi), half)
+    return out
+
+
+def level_deviation_ref(  # noqa: PLR0917 - as the kernel
+    norm: np.ndarray, med: np.ndarray, start: int, stop: int, b: int, k: int
+) -> np.ndarray:
+    j0, j1 = start // b, (stop - 1) // b + 1
+    pad = med[np.clip(np.arange(j0 - k, j1 + k), 0, med.size - 1)]
+    ref_bins = np.median(sliding_window_view(pad, 2 * k + 1), axis=1)
+    ref = np.repeat(ref_bins, b)[start - j0 * b : stop - j0 * b]
+    return np.asarray(np.abs(norm[start:stop] - ref))
+
+
+def _signals(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A sensor at rest, then moving and turning: low-passed acc (g), its norm, gyro."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 100.0
+    tilt = np.where(t > 2.0, 0.6 * np.sin(1.3 * (t - 2.0)), 0.0)
+    acc = np.column_stack([np.sin(tilt), 0.01 * np.sin(7 * t), np.cos(tilt)])
+    acc *= 1.0 + np.where(t > 2.0, 0.2 * np.sin(4 * t), 0.0)[:, None]
+    acc += rng.normal(0, 1e-3, acc.shape)
+    gyro = np.column_stack([np.gradient(tilt) * 100 * 57.3, rng.normal(0, 0.3, (n, 2))])
+    return acc, np.sqrt(np.add.reduce(acc**2, axis=1)), gyro
+
+
+# -- block_activity -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("start", "stop"), [(0, 2000), (0, 1), (1990, 2000), (37, 1211)])
+@pytest.mark.parametrize("with_gyro", [True, False])
+def test_block_activity_is_the_numpy_code_bit_for_bit(
+    start: int, stop: int, with_gyro: bool
+) -> None:
+    acc, norm, gyro = _signals(1, 2000)
+    got = kernels.block_activity(acc, norm, gyro if with_gyro else np.empty((0, 3)),
+                                 start, stop, 20)
+    ref = activity_ref(acc, norm, gyro if with_gyro else None, start, stop, 20)
+    assert got.shape == (kernels.ACT_ROWS, stop - start)
+    assert np.array_equal(got, ref)
+
+
+def test_block_activity_sees_the_motion() -> None:
+    """At rest (the first 2 s) the activity is the noise's, 3 x (1 mg)^2 plus the slow
+    sway; moving, far more; the direction turns only once the tilt changes."""
+    acc, norm, gyro = _signals(1, 2000)
+    got = kernels.block_activity(acc, norm, gyro, 0, 2000, 20)
+    assert got[kernels.ACT_A, :150].max() < 1e-4
+    assert got[kernels.ACT_A].max() > 100 * got[kernels.ACT_A, :150].max()
+    assert np.all(got[kernels.ACT_TURN, :150] > 0.999)
+    assert got[kernels.ACT_TURN].min() < 0.99
+    assert got[kernels.ACT_G, :150].max() < 1.0  # gyro noise 0.3 deg/s on two axes
+
+
+@EXAMPLES
+@given(
+    n=st.integers(1, 400),
+    half=st.integers(1, 30),
+    seed=st.integers(0, 2**31),
+    scale=st.sampled_from([1e-6, 1e-3, 1.0, 1e4]),
+    data=st.data(),
+)
+def test_block_activity_matches_for_any_span_and_window(
+    n: int, half: int, seed: int, scale: float, data: st.DataObject
+) -> None:
+    rng = np.random.default_rng(seed)
+    acc = 1.0 + scale * rng.normal(size=(n, 3))
+    norm = np.sqrt(np.add.reduce(acc**2, axis=1))
+    gyro = scale * rng.normal(size=(n, 3))
+    start = data.draw(st.integers(0, n - 1))
+    stop = data.draw(st.integers(start + 1, n))
+    got = kernels.block_activity(acc, norm, gyro, start, stop, half)
+    assert np.array_equal(got, activity_ref(acc, norm, gyro, start, stop, half))
+
+
+def test_block_activity_takes_views_and_keeps_nans() -> None:
+    acc, norm, gyro = _signals(2, 600)
+    acc[300, 1] = np.nan
+    wide = np.hstack([acc, gyro])  # column views, as the tracker's buffers may hand over
+    got = kernels.block_activity(wide[:, :3], norm, wide[:, 3:], 100, 500, 20)
+    ref = activity_ref(acc, norm, gyro, 100, 500, 20)
+    assert np.array_equal(got, ref, equal_nan=True)
+    assert np.isnan(got[kernels.ACT_A, 300 - 100])
+
+
+# -- medians and percentiles ----------------------------------------------------------------
+
+
+@EXAMPLES
+@given(
+    bins=st.integers(1, 40),
+    b=st.integers(1, 30),
+    seed=st.integers(0, 2**31),
+    ties=st.booleans(),
+    nan_at=st.none() | st.integers(0, 10_000),
+)
+def test_bin_medians_are_np_median(
+    bins: int, b: int, seed: int, ties: bool, nan_at: int | None
+) -> None:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=bins * b + 7)
+    if ties:
+        x = np.round(x, 1)
+    if nan_at is not None:
+        x[nan_at % x.size] = np.nan
+    j = int(rng.integers(0, bins))
+    got = kernels.bin_medians(x, j, bins, b)
+    ref = np.median(x[j * b : bins * b].reshape(-1, b), axis=1)
+    assert np.array_equal(got, ref, equal_nan=True)
+
+
+@EXAMPLES
+@given(
+    n_bins=st.integers(1, 60),
+    k=st.integers(0, 9),
+    b=st.integers(1, 30),
+    seed=st.integers(0, 2**31),
+    ties=st.booleans(),
+    nan_bin=st.none() | st.integers(0, 100),
+    data=st.data(),
+)
+def test_level_deviation_is_the_numpy_code(  # noqa: PLR0917 - hypothesis draws
+    n_bins: int, k: int, b: int, seed: int, ties: bool, nan_bin: int | None,
+    data: st.DataObject,
+) -> None:
+    rng = np.random.default_rng(seed)
+    norm = 1.0 + 1e-3 * rng.normal(size=n_bins * b)
+    med = np.median(norm.reshape(-1, b), axis=1)
+    if ties:
+        med = np.round(med, 3)
+    if nan_bin is not None:
+        med[nan_bin % n_bins] = np.nan
+    start = data.draw(st.integers(0, norm.size - 1))
+    stop = data.draw(st.integers(start + 1, norm.size))
+    got = kernels.level_deviation(norm, med, start, stop, b, k)
+    ref = level_deviation_ref(norm, med, start, stop, b, k)
+    assert np.array_equal(got, ref, equal_nan=True)
+
+
+def test_level_deviation_sees_a_short_step_not_a_long_one() -> None:
+    """The reference is the median of +-2 s of bin medians: a 1 s step to 1.1 g deviates
+    by 0.1 g throughout; after a lasting step the reference has moved with it."""
+    norm = np.ones(2000)
+    norm[400:500] = 1.1  # 1 s: 4 bins, a minority of any 17
+    norm[1000:] = 1.2  # from 10 s on
+    med = kernels.bin_medians(norm, 0, 80, 25)
+    dev = kernels.level_deviation(norm, med, 0, 2000, 25, 8)
+    assert np.allclose(dev[400:500], 0.1)
+    assert np.allclose(dev[:400], 0.0)
+    assert np.allclose(dev[500:], 0.0)
+
+
+@EXAMPLES
+@given(
+    sizes=st.lists(st.integers(1, 300), min_size=1, max_size=5),
+    pct=st.sampled_from([10, 0, 50, 25, 99.9, 100]),
+    seed=st.integers(0, 2**31),
+    ties=st.booleans(),
+    special=st.sampled_from([None, np.nan, np.inf, -np.inf]),
+)
+def test_block_percentiles_are_np_percentile(
+    sizes: list[int], pct: float, seed: int, ties: bool, special: float | None
+) -> None:
+    rng = np.random.default_rng(seed)
+    a = rng.exponential(size=sum(sizes))
+    if ties:
+        a = np.round(a, 1)
+    if special is not None:
+        a[int(rng.integers(0, a.size))] = special
+    bounds = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    got = kernels.block_percentiles(a, bounds, pct / 100)  # the fraction numpy uses
+    with np.errstate(invalid="ignore"):  # numpy's lerp of inf and inf: NaN, as the kernel's
+        ref = [np.percentile(a[lo:hi], pct) for lo, hi in itertools.pairwise(bounds)]
+    assert np.array_equal(got, np.array(ref), equal_nan=True)
+
+
+def test_block_percentile_of_a_known_block() -> None:
+    a = np.append(np.arange(2000, dtype=float)[::-1], 7.0)  # 10th percentile: 0.1 x 1999
+    got = kernels.block_percentiles(a, np.array([0, 2000, 2001], dtype=np.int64), 10 / 100)
+    assert got[0] == pytest.approx(199.9, abs=1e-12)
+    assert got[1] == 7.0  # one value: itself
