@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import uniform_filter1d
 
 from sensor.engine import kernels
-from sensor.engine.velocity import edge_rows
+from sensor.engine.velocity import GRAVITY_MPS2, edge_rows, fit_gravity_error
 
 EXAMPLES = settings(max_examples=40, deadline=None)
 
@@ -62,6 +62,39 @@ def level_deviation_ref(  # noqa: PLR0917 - as the kernel
     ref_bins = np.median(sliding_window_view(pad, 2 * k + 1), axis=1)
     ref = np.repeat(ref_bins, b)[start - j0 * b : stop - j0 * b]
     return np.asarray(np.abs(norm[start:stop] - ref))
+
+
+def _observe_ref(acc: np.ndarray, norm: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    m = hi - lo
+    a = np.add.reduce(acc[lo:hi], axis=0) / m
+    return np.array([*(a / np.sqrt(a.dot(a))), np.add.reduce(norm[lo:hi]) / m - 1.0, m])
+
+
+def gravity_accel_ref(  # noqa: PLR0917 - as the kernel
+    acc: np.ndarray, norm: np.ndarray, still: np.ndarray, old: np.ndarray, s: int, e: int,
+    nb: int, end_n: int, keep: int, local_deg: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``VelocityTracker._accel`` as it was in numpy."""
+    n_lp = norm.size
+    ends = [(lo, hi) for lo, hi in ((max(0, s - nb), s), (e, min(n_lp, e + end_n)))
+            if lo < hi and lo < n_lp]
+    kept = np.concatenate([old, np.reshape([_observe_ref(acc, norm, lo, hi)
+                                            for lo, hi in ends], (-1, 5))])
+    kept = kept[-keep:]
+    raw = still[s:e]
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], raw.astype(np.int8), [0]])))
+    inner = [_observe_ref(acc, norm, s + a, s + b)
+             for a, b in zip(edges[::2], edges[1::2], strict=True) if b - a >= 3]
+    u = acc[s:e] / norm[s:e, None]
+    obs = np.concatenate([kept, np.reshape(inner, (-1, 5))])
+    if obs.shape[0] == 0:
+        obs = np.array([[*u[0], 0.0, 1.0]])
+    cos = np.maximum.reduce(np.minimum(np.maximum(obs[:, :3] @ u[[0, -1]].T, -1.0), 1.0),
+                            axis=1)
+    near = np.exp(-((np.degrees(np.arccos(cos)) / local_deg) ** 2))
+    obs[:, 4] *= near + 1e-6
+    c = fit_gravity_error(obs)
+    return kept, (norm[s:e] - (1.0 + c[0] + u @ c[1:])) * GRAVITY_MPS2
 
 
 def _signals(seed: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -231,3 +264,86 @@ def test_block_percentile_of_a_known_block() -> None:
     got = kernels.block_percentiles(a, np.array([0, 2000, 2001], dtype=np.int64), 10 / 100)
     assert got[0] == pytest.approx(199.9, abs=1e-12)
     assert got[1] == 7.0  # one value: itself
+
+
+# -- gravity_accel --------------------------------------------------------------------------
+
+
+def _motion(seed: int, n: int = 900) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A sensor whose gravity reads ``1 + 0.01 + 0.02 ux`` g (bias and scale errors), at rest
+    in several orientations, then moving up and down (known vertical acceleration) while
+    tilting, with a short hold inside the motion. Returns acc (n, 3) in g, still flags, the
+    true vertical acceleration (m/s^2) and the rows of the rests' observations."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / 100.0
+    tilt = np.zeros(n)
+    a_true = np.zeros(n)
+    still = np.zeros(n, dtype=bool)
+    for k, lo in enumerate(range(0, 400, 100)):  # rests at four tilts
+        tilt[lo : lo + 100] = 0.3 * k
+        still[lo + 10 : lo + 90] = True
+    move = slice(450, 800)
+    tm = t[move] - t[450]
+    a_true[move] = 2.0 * np.sin(2 * np.pi * tm / 3.5)  # one full period: ends at rest
+    tilt[400:] = 0.9
+    tilt[move] = 0.9 - 0.6 * np.sin(np.pi * tm / 3.5)
+    still[623:628] = True  # a short hold in the motion, at its speed's peak
+    still[800:] = True
+    g = 1.01 + 0.02 * np.sin(tilt) + a_true / GRAVITY_MPS2
+    acc = np.column_stack([np.sin(tilt), np.zeros(n), np.cos(tilt)]) * g[:, None]
+    acc += rng.normal(0, 1e-5, acc.shape)
+    return acc, still, a_true, np.empty((0, 5))
+
+
+@pytest.mark.parametrize("keep", [40, 2, 0])
+def test_gravity_accel_is_the_numpy_code_to_rounding(keep: int) -> None:
+    acc, still, _, old = _motion(1)
+    norm = np.sqrt(np.add.reduce(acc**2, axis=1))
+    pool = old
+    for lo, hi in ((10, 90), (110, 190), (210, 290), (310, 390), (450, 800)):  # in turn
+        got_pool, got = kernels.gravity_accel(acc, norm, still, pool, lo, hi, 50, 30, keep,
+                                              30.0, 0.05)
+        ref_pool, ref = gravity_accel_ref(acc, norm, still, pool, lo, hi, 50, 30, keep, 30.0)
+        assert got_pool.shape == ref_pool.shape
+        assert np.allclose(got_pool, ref_pool, rtol=1e-14, atol=0.0)
+        assert np.allclose(got, ref, rtol=1e-12, atol=1e-12)
+        pool = got_pool
+    assert pool.shape[0] == (2 if keep == 2 else 10)
+
+
+def test_gravity_accel_recovers_the_vertical_acceleration() -> None:
+    """With rests in the orientations the motion goes through, the orientation-dependent
+    gravity error (up to 0.25 m/s^2) is fitted away: without the ridge the linear model is
+    found (the acceleration to noise and the hold's own small acceleration); the ridge keeps
+    the slope a little short of it."""
+    acc, still, a_true, old = _motion(2)
+    norm = np.sqrt(np.add.reduce(acc**2, axis=1))
+    pool = old
+    for lo, hi in ((10, 90), (110, 190), (210, 290), (310, 390)):
+        pool, _ = kernels.gravity_accel(acc, norm, still, pool, lo, hi, 50, 30, 40, 30.0, 0.05)
+    naive = (norm[450:800] - 1.0) * GRAVITY_MPS2
+    assert np.abs(naive - a_true[450:800]).max() > 0.2  # the error the fit must remove
+    _, exact = kernels.gravity_accel(acc, norm, still, pool, 450, 800, 50, 30, 40, 30.0, 0.0)
+    assert np.abs(exact - a_true[450:800]).max() < 0.01
+    _, ridged = kernels.gravity_accel(acc, norm, still, pool, 450, 800, 50, 30, 40, 30.0, 0.05)
+    assert np.abs(ridged - a_true[450:800]).max() < 0.05
+
+
+def test_gravity_accel_with_nothing_seen_and_a_zero_norm() -> None:
+    """No rest before, none after, no hold: the motion's start stands for the rest. A zero
+    acceleration row (a sensor in free fall, or garbage) gives NaN there, no exception."""
+    acc, _, _, old = _motion(3)
+    acc[500] = 0.0
+    norm = np.sqrt(np.add.reduce(acc**2, axis=1))
+    still = np.zeros(acc.shape[0], dtype=bool)
+    pool, got = kernels.gravity_accel(acc, norm, still, old, 0, acc.shape[0], 50, 30, 40,
+                                      30.0, 0.05)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ref_pool, ref = gravity_accel_ref(acc, norm, still, old, 0, acc.shape[0], 50, 30, 40,
+                                          30.0)
+    assert pool.shape == ref_pool.shape == (0, 5)
+    assert np.isnan(got[500])
+    assert np.isnan(ref[500])
+    assert np.allclose(got, ref, rtol=1e-12, atol=1e-12, equal_nan=True)
+    ok = np.arange(acc.shape[0]) != 500
+    assert np.allclose(got[ok], (norm[ok] - 1.0) * GRAVITY_MPS2, atol=1e-9)  # 1 g, no slope

@@ -670,30 +670,68 @@ _PW_BLOCK = 128  # numpy's pairwise summation: blocks of up to this many, 8 part
 
 
 @_compiled
-def _pairwise_sum(a: FloatArray, lo: int, n: int) -> float:
-    """``np.add.reduce(a[lo:lo + n])`` for a 1-D ``a`` of any stride, bit for bit."""
+def _pairwise_block(a: FloatArray, lo: int, n: int) -> float:
+    """numpy's pairwise summation of ``a[lo:lo + n]``, n <= _PW_BLOCK: sequential under 8
+    values, else 8 partial sums."""
     if n < 8:
         res = -0.0
         for i in range(n):
             res += a[lo + i]
         return float(res)
-    if n <= _PW_BLOCK:
-        r = np.empty(8)
+    r = np.empty(8)
+    for j in range(8):
+        r[j] = a[lo + j]
+    i = 8
+    while i < n - n % 8:
         for j in range(8):
-            r[j] = a[lo + j]
-        i = 8
-        while i < n - n % 8:
-            for j in range(8):
-                r[j] += a[lo + i + j]
-            i += 8
-        res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-        while i < n:
-            res += a[lo + i]
-            i += 1
-        return float(res)
-    n2 = n // 2
-    n2 -= n2 % 8
-    return float(_pairwise_sum(a, lo, n2) + _pairwise_sum(a, lo + n2, n - n2))
+            r[j] += a[lo + i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return float(res)
+
+
+@_compiled
+def _pairwise_sum(a: FloatArray, lo: int, n: int) -> float:
+    """``np.add.reduce(a[lo:lo + n])`` for a 1-D ``a`` of any stride, bit for bit: numpy
+    halves a longer run (the first half a multiple of 8) until blocks of at most _PW_BLOCK.
+    The halving is walked with a stack, not by recursion (numba cannot cache a recursive
+    function reliably)."""
+    if n <= _PW_BLOCK:
+        return _pairwise_block(a, lo, n)
+    depth = 64  # halving 2^63 values takes fewer levels
+    los = np.empty(depth, dtype=np.int64)
+    ns = np.empty(depth, dtype=np.int64)
+    stage = np.zeros(depth, dtype=np.int64)  # 0: go left, 1: go right, 2: add the two
+    vals = np.empty(depth + 1)
+    top = 0
+    los[0] = lo
+    ns[0] = n
+    nv = 0
+    while top >= 0:
+        m = ns[top]
+        if m <= _PW_BLOCK:
+            vals[nv] = _pairwise_block(a, los[top], m)
+            nv += 1
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if stage[top] == 2:
+            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
+            nv -= 1
+            top -= 1
+            continue
+        child_lo = los[top] if stage[top] == 0 else los[top] + half
+        child_n = half if stage[top] == 0 else m - half
+        stage[top] += 1
+        top += 1
+        los[top] = child_lo
+        ns[top] = child_n
+        stage[top] = 0
+    return float(vals[0])
 
 
 @_compiled
@@ -910,3 +948,229 @@ def block_percentiles(a: FloatArray, bounds: NDArray[np.int64], q: float) -> Flo
     for i in range(out.size):
         out[i] = _percentile_lin(a, bounds[i], bounds[i + 1], q)
     return out
+
+
+# -- the velocity tracker's gravity baseline over a motion ----------------------------------
+# The fit's products are sums in order (numpy's go through BLAS, with fused multiply-adds),
+# and exp / arccos are the C library's: these differ from the numpy code's by rounding
+# (~1e-16 relative), not bit for bit. Divisions follow IEEE (numpy's error model): a zero
+# norm gives inf / NaN as numpy did, not an exception.
+
+OBS_COLS = 5  # an observation: gravity direction (ux, uy, uz), |m| - 1 (g), weight
+
+
+def _np_compiled(fn: _F, signature: Any = None) -> _F:
+    """``_compiled`` with numpy's error model (a division by zero gives inf or NaN)."""
+    try:
+        opts: dict[str, Any] = {"cache": True, "error_model": "numpy"}
+        jit = njit(**opts) if signature is None else njit(signature, **opts)
+        return cast(_F, jit(fn))
+    except RuntimeError:  # no cache folder: as _compiled
+        jit = (njit(error_model="numpy") if signature is None
+               else njit(signature, error_model="numpy"))
+        return cast(_F, jit(fn))
+
+
+@_np_compiled
+def _observe_into(  # noqa: PLR0917 - the arrays and the row
+    acc: FloatArray, norm: FloatArray, lo: int, hi: int, out: FloatArray, r: int
+) -> None:
+    """Row ``r`` of ``out``: the still stretch ``lo .. hi - 1`` of ``acc`` (n, 3) in g and
+    ``norm`` (n,): the mean's direction, the mean norm minus 1 g, the sample count."""
+    m = hi - lo
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    for i in range(lo, hi):  # numpy's axis-0 sum: row after row
+        a0 += acc[i, 0]
+        a1 += acc[i, 1]
+        a2 += acc[i, 2]
+    a0 /= m
+    a1 /= m
+    a2 /= m
+    length = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
+    out[r, 0] = a0 / length
+    out[r, 1] = a1 / length
+    out[r, 2] = a2 / length
+    out[r, 3] = _pairwise_sum(norm, lo, m) / m - 1.0
+    out[r, 4] = m
+
+
+@_np_compiled
+def _clip_unit(x: float) -> float:
+    """``min(max(x, -1), 1)``, NaN kept (as np.minimum / np.maximum)."""
+    if math.isnan(x):
+        return x
+    return min(max(x, -1.0), 1.0)
+
+
+@_np_compiled
+def _solve4(a: FloatArray, b: FloatArray) -> FloatArray:
+    """The solution of the 4 x 4 system ``a x = b``: Gaussian elimination with partial
+    pivoting (as LAPACK's gesv; ``a`` and ``b`` are overwritten)."""
+    n = 4
+    for col in range(n):
+        piv = col
+        for r in range(col + 1, n):
+            if abs(a[r, col]) > abs(a[piv, col]):
+                piv = r
+        if piv != col:
+            for c in range(n):
+                a[col, c], a[piv, c] = a[piv, c], a[col, c]
+            b[col], b[piv] = b[piv], b[col]
+        for r in range(col + 1, n):
+            f = a[r, col] / a[col, col]
+            for c in range(col + 1, n):
+                a[r, c] -= f * a[col, c]
+            b[r] -= f * b[col]
+    x = np.empty(n)
+    for r in range(n - 1, -1, -1):
+        s = b[r]
+        for c in range(r + 1, n):
+            s -= a[r, c] * x[c]
+        x[r] = s / a[r, r]
+    return x
+
+
+@_np_compiled
+def _fit_gravity(obs: FloatArray, w: FloatArray, ridge: float) -> FloatArray:
+    """``velocity.fit_gravity_error`` of observations ``obs`` (k, OBS_COLS) with weights
+    ``w`` (k,) instead of their last column: (c0, cx, cy, cz)."""
+    k = obs.shape[0]
+    um = np.zeros(3)
+    for i in range(k):
+        for j in range(3):
+            um[j] += obs[i, j]
+    for j in range(3):
+        um[j] /= k
+    a = np.zeros((4, 4))
+    b = np.zeros(4)
+    x = np.empty(4)
+    for i in range(k):
+        x[0] = 1.0
+        for j in range(3):
+            x[j + 1] = obs[i, j] - um[j]
+        for p in range(4):
+            xw = x[p] * w[i]
+            for q in range(4):
+                a[p, q] += xw * x[q]
+            b[p] += xw * obs[i, 3]
+    total = _pairwise_sum(w, 0, k)
+    for p in range(4):
+        if p:
+            a[p, p] += ridge * total
+        a[p, p] += 1e-12  # keeps the normal equations regular
+    c = _solve4(a, b)
+    c[0] = c[0] - (c[1] * um[0] + c[2] * um[1] + c[3] * um[2])
+    return c
+
+
+@_np_compiled
+def _inner_count(still: NDArray[np.bool_], s: int, e: int, min_run: int) -> int:
+    """Still runs of at least ``min_run`` samples within ``s .. e - 1``."""
+    count = 0
+    i = s
+    while i < e:
+        if still[i]:
+            j = i
+            while j < e and still[j]:
+                j += 1
+            count += j - i >= min_run
+            i = j
+        else:
+            i += 1
+    return count
+
+
+_IN_FLAGS = nt.Array(nt.boolean, 1, "A", readonly=True)
+
+
+def gravity_accel(  # noqa: PLR0917 - arrays and the motion's bounds in
+    acc: FloatArray,
+    norm: FloatArray,
+    still: NDArray[np.bool_],
+    old: FloatArray,
+    s: int,
+    e: int,
+    nb: int,
+    end_n: int,
+    keep: int,
+    local_deg: float,
+    ridge: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Vertical acceleration (m/s^2, up positive) over the motion ``s .. e - 1``: the norm
+    of the low-passed acceleration ``acc`` (n, 3) in g (``norm`` (n,)) minus gravity as the
+    local error model reads it, fitted on the still observations ``old`` (k, OBS_COLS), the
+    rests just before (``nb`` samples) and after (``end_n``) and the still runs of 3 or more
+    samples of ``still`` (n,) within the motion. Returns (the pool ``old`` with the two rests,
+    its last ``keep`` rows (0: all), the acceleration (e - s,)); as the numpy code of
+    ``VelocityTracker._accel`` did, to rounding.
+    """
+    n_lp = norm.shape[0]
+    # the rests just before and just after the motion
+    ends = np.empty((2, 2), dtype=np.int64)
+    n_ends = 0
+    for lo, hi in ((max(0, s - nb), s), (e, min(n_lp, e + end_n))):
+        if lo < hi and lo < n_lp:
+            ends[n_ends, 0] = lo
+            ends[n_ends, 1] = hi
+            n_ends += 1
+    n_old = old.shape[0]
+    rows = n_old + n_ends
+    first = rows - keep if 0 < keep < rows else 0  # the pool keeps the last ``keep``
+    kept = np.empty((rows - first, OBS_COLS))
+    for r in range(first, n_old):
+        for c in range(OBS_COLS):
+            kept[r - first, c] = old[r, c]
+    for r in range(n_ends):
+        if n_old + r >= first:
+            _observe_into(acc, norm, ends[r, 0], ends[r, 1], kept, n_old + r - first)
+    # still moments inside the motion: gravity in orientations the rests never saw
+    n_inner = _inner_count(still, s, e, 3)
+    n_obs = kept.shape[0] + n_inner
+    obs = np.empty((max(n_obs, 1), OBS_COLS))
+    obs[: kept.shape[0]] = kept
+    r = kept.shape[0]
+    i = s
+    while i < e:
+        if still[i]:
+            j = i
+            while j < e and still[j]:
+                j += 1
+            if j - i >= 3:
+                _observe_into(acc, norm, i, j, obs, r)
+                r += 1
+            i = j
+        else:
+            i += 1
+    if n_obs == 0:  # nothing seen yet: this motion's start, as if at rest
+        for c in range(3):
+            obs[0, c] = acc[s, c] / norm[s]
+        obs[0, 3] = 0.0
+        obs[0, 4] = 1.0
+    # local fit: still moments in orientations near this motion's ends count most
+    u0 = np.empty(3)
+    u1 = np.empty(3)
+    for c in range(3):
+        u0[c] = acc[s, c] / norm[s]
+        u1[c] = acc[e - 1, c] / norm[e - 1]
+    w = np.empty(obs.shape[0])
+    for r in range(obs.shape[0]):
+        c0 = _clip_unit(obs[r, 0] * u0[0] + obs[r, 1] * u0[1] + obs[r, 2] * u0[2])
+        c1 = _clip_unit(obs[r, 0] * u1[0] + obs[r, 1] * u1[1] + obs[r, 2] * u1[2])
+        cos = c0 + c1 if math.isnan(c0) or math.isnan(c1) else max(c0, c1)  # np.maximum
+        z = math.degrees(math.acos(cos)) / local_deg
+        w[r] = obs[r, 4] * (math.exp(-(z * z)) + 1e-6)
+    coef = _fit_gravity(obs, w, ridge)
+    accel = np.empty(e - s)
+    for i in range(s, e):
+        dot = (acc[i, 0] / norm[i] * coef[1] + acc[i, 1] / norm[i] * coef[2]
+               + acc[i, 2] / norm[i] * coef[3])
+        accel[i - s] = (norm[i] - (1.0 + coef[0] + dot)) * GRAVITY_MPS2
+    return kept, accel
+
+
+gravity_accel = _np_compiled(
+    gravity_accel,
+    _TUPLE((_OUT2, _BUF1))(_IN2, _IN1, _IN_FLAGS, _IN2, _I, _I, _I, _I, _I, _X, _X),
+)

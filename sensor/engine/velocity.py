@@ -16,7 +16,6 @@ look-ahead, so chunked and whole input give the same numbers.
 from __future__ import annotations
 
 import functools
-import math
 from itertools import pairwise
 from typing import Any
 
@@ -587,23 +586,6 @@ class VelocityTracker:
         u = self.acc_still.data[i : j + 1] / self.norm_still.data[i : j + 1, None]
         return bool(np.minimum.reduce(u @ u[0]) < self.cos_turn)
 
-    def _observe(self, lo: int, hi: int) -> FloatArray | None:
-        """A still stretch: gravity direction and how far its norm is from 1 g."""
-        if hi <= lo or lo >= self.norm.n:
-            return None
-        out = np.empty(5)
-        self._observe_into(out, lo, hi)
-        return out
-
-    def _observe_into(self, out: FloatArray, lo: int, hi: int) -> None:
-        """``_observe`` written into ``out`` (5,); the stretch must hold samples."""
-        acc_s = self.acc_lp.data[lo:hi]
-        m = acc_s.shape[0]
-        acc = np.add.reduce(acc_s, axis=0) / m  # the mean, without np.mean's overhead
-        out[:3] = acc / math.sqrt(acc.dot(acc))  # as np.linalg.norm (sqrt is exact-rounded)
-        out[3] = float(np.add.reduce(self.norm.data[lo:hi]) / m) - 1.0
-        out[4] = hi - lo
-
     def _accel(self, s: int, e: int, *, commit: bool) -> FloatArray:
         """Vertical acceleration (m/s^2) over [s, e), gravity removed by the local error model
         fitted on the still moments so far and at both ends. ``commit`` keeps the two end
@@ -616,49 +598,17 @@ class VelocityTracker:
             self.obs = cached[1]
             return cached[2]
         # the pool keeps the last ``gravity_obs`` observations (rows ux, uy, uz, err, w),
-        # with the rests just before and just after this motion
-        ends = [(lo, hi) for lo, hi in ((max(0, s - self.nb), s),
-                                         (e, min(n_lp, e + min(self.nb, self.min_rest))))
-                if lo < hi and lo < n_lp]
-        n_old = self.obs.shape[0]
-        kept = np.empty((n_old + len(ends), 5))
-        kept[:n_old] = self.obs
-        for r, (lo, hi) in enumerate(ends, start=n_old):
-            self._observe_into(kept[r], lo, hi)
-        kept = kept[-self.p.gravity_obs :]  # as a list slice: 0 keeps them all
+        # with the rests just before and just after this motion; short still moments inside
+        # the motion (a brief hold at the top) show what gravity reads in orientations the
+        # rests never saw; still moments in orientations near this motion's ends count most
+        kept, accel = kernels.gravity_accel(
+            self.acc_lp.data, self.norm.data, self._still_raw.data, self.obs, s, e, self.nb,
+            min(self.nb, self.min_rest), self.p.gravity_obs, self.p.gravity_local_deg, 0.05)
         if commit:
             self.obs = kept
-        # Short still moments inside the motion (a brief hold at the top) show what gravity
-        # reads in orientations the rests never saw.
-        inner = self._inner_observations(s, e)
-        u = self.acc_lp.data[s:e] / self.norm.data[s:e, None]  # the direction of gravity, mostly
-        obs = np.concatenate([kept, inner]) if kept.shape[0] + inner.shape[0] else (
-            np.array([[*u[0], 0.0, 1.0]]))
-        # Local fit: still moments in orientations near this motion's ends count most.
-        cos = np.maximum.reduce(np.minimum(np.maximum(obs[:, :3] @ u[[0, -1]].T, -1.0), 1.0),
-                                axis=1)
-        near = np.exp(-((np.degrees(np.arccos(cos)) / self.p.gravity_local_deg) ** 2))
-        obs[:, 4] *= near + 1e-6
-        c = fit_gravity_error(obs)
-        base = 1.0 + c[0] + u @ c[1:]
-        accel = np.asarray((self.norm.data[s:e] - base) * GRAVITY_MPS2)
-        if not commit:
+        else:
             self._accel_cache = (key, kept, accel)
         return accel
-
-    def _inner_observations(self, s: int, e: int) -> FloatArray:
-        """Observations (rows) of the still runs of at least 3 samples inside [s, e)."""
-        raw = self._still_raw.data[s:e]
-        if raw.size == 0 or not raw.any():
-            return _NO_OBS
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], raw.astype(np.int8), [0]])))
-        out = []
-        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-            if b - a >= 3:
-                o = self._observe(s + a, s + b)
-                if o is not None:
-                    out.append(o)
-        return np.array(out) if out else _NO_OBS
 
     def _close_segment(self, s: int, e: int) -> FloatArray:
         """The speed (m/s) over the motion [s, e), which ends at a rest."""
