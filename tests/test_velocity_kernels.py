@@ -347,3 +347,54 @@ def test_gravity_accel_with_nothing_seen_and_a_zero_norm() -> None:
     assert np.allclose(got, ref, rtol=1e-12, atol=1e-12, equal_nan=True)
     ok = np.arange(acc.shape[0]) != 500
     assert np.allclose(got[ok], (norm[ok] - 1.0) * GRAVITY_MPS2, atol=1e-9)  # 1 g, no slope
+
+
+# -- gyro_bias, gyro_near --------------------------------------------------------------------
+
+
+def gyro_bias_ref(gyro: np.ndarray, still: np.ndarray, step: int) -> np.ndarray:
+    cand = gyro[np.flatnonzero(still)[::step]]
+    mag2 = np.add.reduce(cand * cand, axis=1)
+    slow = cand[mag2 <= np.partition(mag2, mag2.size // 4)[mag2.size // 4]]
+    return np.asarray(np.sort(slow, axis=0)[slow.shape[0] // 2])
+
+
+@EXAMPLES
+@given(
+    n=st.integers(1, 600),
+    step=st.integers(1, 7),
+    seed=st.integers(0, 2**31),
+    ties=st.booleans(),
+    still_p=st.sampled_from([0.1, 0.5, 1.0]),
+)
+def test_gyro_bias_and_level_are_the_numpy_code(
+    n: int, step: int, seed: int, ties: bool, still_p: float
+) -> None:
+    rng = np.random.default_rng(seed)
+    gyro = rng.normal(0.5, 2.0, (n, 3))
+    if ties:
+        gyro = np.round(gyro)
+    still = rng.uniform(size=n) < still_p
+    still[int(rng.integers(0, n))] = True
+    bias = kernels.gyro_bias(gyro, still, step)
+    assert np.array_equal(bias, gyro_bias_ref(gyro, still, step))
+    d = gyro - bias
+    near = np.add.reduce(d * d, axis=1) < 1.5**2
+    assert np.array_equal(kernels.gyro_near(gyro, bias, 1.5**2), near)
+
+
+def test_gyro_bias_of_a_still_sensor_that_sometimes_turns() -> None:
+    """A bias of (0.4, -0.2, 0.1) deg/s with 0.01 deg/s noise at rest, and a steady 5 deg/s
+    turn on a third of the still-flagged samples: the bias is the rest's (the quarter with
+    the smallest rates leans a little towards zero: within the noise)."""
+    rng = np.random.default_rng(4)
+    gyro = np.array([0.4, -0.2, 0.1]) + rng.normal(0, 0.01, (3000, 3))
+    gyro[1000:2000, 2] += 5.0
+    still = np.ones(3000, dtype=bool)
+    still[::7] = False
+    bias = kernels.gyro_bias(gyro, still, 5)
+    assert np.allclose(bias, [0.4, -0.2, 0.1], atol=0.01)
+    near = kernels.gyro_near(gyro, bias, 0.5**2)
+    assert near[:1000].all()
+    assert not near[1000:2000].any()
+    assert kernels.gyro_bias(gyro, np.zeros(3000, dtype=bool), 5).size == 0

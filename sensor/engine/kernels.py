@@ -1174,3 +1174,61 @@ gravity_accel = _np_compiled(
     gravity_accel,
     _TUPLE((_OUT2, _BUF1))(_IN2, _IN1, _IN_FLAGS, _IN2, _I, _I, _I, _I, _I, _X, _X),
 )
+
+
+# -- the velocity tracker's gyro level ------------------------------------------------------
+# Bit for bit numpy's: order statistics, sums of three squares in order.
+
+
+@_np_compiled
+def _sum_sq3(x: FloatArray, r: int) -> float:
+    """``np.add.reduce(x[r] * x[r])`` for a row of 3 (numpy sums a short row in order)."""
+    return float(-0.0 + x[r, 0] * x[r, 0] + x[r, 1] * x[r, 1] + x[r, 2] * x[r, 2])
+
+
+def gyro_bias(gyro: FloatArray, still: NDArray[np.bool_], step: int) -> FloatArray:
+    """The gyro's bias (3,) in deg/s from its rates ``gyro`` (n, 3) at the ``still`` samples:
+    every ``step``-th still sample, the quarter with the smallest rates (magnitude at most the
+    quarter's order statistic), then per axis the upper median. Empty (0,) when no sample
+    qualifies (no still sample, or NaN rates)."""
+    idx = np.flatnonzero(still)[::step]
+    m = idx.size
+    if m == 0:
+        return np.empty(0)
+    mag2 = np.empty(m)
+    for r in range(m):
+        mag2[r] = _sum_sq3(gyro, idx[r])
+    limit = np.partition(mag2, m // 4)[m // 4]
+    count = 0
+    for r in range(m):
+        count += mag2[r] <= limit
+    if count == 0:
+        return np.empty(0)
+    bias = np.empty(3)
+    col = np.empty(count)
+    for c in range(3):
+        k = 0
+        for r in range(m):
+            if mag2[r] <= limit:
+                col[k] = gyro[idx[r], c]
+                k += 1
+        bias[c] = np.sort(col)[count // 2]
+    return bias
+
+
+gyro_bias = _np_compiled(gyro_bias, _BUF1(_IN2, _IN_FLAGS, _I))
+
+
+def gyro_near(gyro: FloatArray, bias: FloatArray, level2: float) -> NDArray[np.bool_]:
+    """Rows of ``gyro`` (n, 3) whose squared distance to ``bias`` (3,) is under ``level2``."""
+    n = gyro.shape[0]
+    out = np.empty(n, dtype=np.bool_)
+    d = np.empty((1, 3))
+    for r in range(n):
+        for c in range(3):
+            d[0, c] = gyro[r, c] - bias[c]
+        out[r] = _sum_sq3(d, 0) < level2
+    return out
+
+
+gyro_near = _np_compiled(gyro_near, _FLAGS(_IN2, _IN1, _X))

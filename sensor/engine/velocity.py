@@ -488,14 +488,12 @@ class VelocityTracker:
         if np.count_nonzero(still) * self.dt_s >= self.p.gyro_bias_min_s:
             # the quarter turning least: a steady turn can pass every other test. Every
             # fifth sample is plenty: the gyro is low-passed at 3 Hz.
-            cand = gyro[np.flatnonzero(still)[::5]]  # gyro[still][::5], gathering fewer rows
-            mag2 = np.add.reduce(cand * cand, axis=1)
-            slow = cand[mag2 <= np.partition(mag2, mag2.size // 4)[mag2.size // 4]]
-            self.gyro_bias = np.sort(slow, axis=0)[slow.shape[0] // 2]  # (upper) median
+            bias = kernels.gyro_bias(gyro, still, 5)
+            if bias.size:
+                self.gyro_bias = bias
         if self.gyro_bias is None:
             return np.ones(hi - lo, dtype=bool)
-        d = gyro - self.gyro_bias
-        return np.asarray(np.add.reduce(d * d, axis=1) < self.p.still_gyro_level_dps**2)
+        return kernels.gyro_near(gyro, self.gyro_bias, self.p.still_gyro_level_dps**2)
 
     def _decide_runs(self, final: bool) -> None:
         """Drop still runs shorter than ``min_rest``; decisions are final once a run has ended
