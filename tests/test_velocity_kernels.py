@@ -398,3 +398,29 @@ def test_gyro_bias_of_a_still_sensor_that_sometimes_turns() -> None:
     assert near[:1000].all()
     assert not near[1000:2000].any()
     assert kernels.gyro_bias(gyro, np.zeros(3000, dtype=bool), 5).size == 0
+
+
+# -- filtered_rows_into ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channels", [3, 6])
+def test_filtered_rows_into_writes_rows_and_numpys_norms(channels: int) -> None:
+    rng = np.random.default_rng(channels)
+    y = rng.normal(size=(3, 50))
+    ys = rng.normal(size=(channels, 50)) * 100
+    at = 7
+    acc_lp, acc_still, norm_still, gyro_lp, norm = bufs = (
+        np.full((60, 3), -1.0), np.full((60, 3), -1.0), np.full(60, -1.0),
+        np.full((60 if channels == 6 else 0, 3), -1.0), np.full(60, -1.0))
+    kernels.filtered_rows_into(y, ys, acc_lp, acc_still, norm_still, gyro_lp, norm, at)
+    rows = slice(at, at + 50)
+    assert np.array_equal(acc_lp[rows], y.T)
+    assert np.array_equal(acc_still[rows], ys[:3].T)
+    assert np.array_equal(norm[rows], np.sqrt(np.add.reduce(y**2, axis=0)))
+    assert np.array_equal(norm_still[rows], np.sqrt(np.add.reduce(ys[:3] ** 2, axis=0)))
+    if channels == 6:
+        assert np.array_equal(gyro_lp[rows], ys[3:].T)
+        assert np.all(gyro_lp[:at] == -1.0)
+    for b in bufs:  # nothing written outside the rows
+        assert np.all(b[:at] == -1.0)
+        assert np.all(b[at + 50 :] == -1.0)

@@ -1232,3 +1232,36 @@ def gyro_near(gyro: FloatArray, bias: FloatArray, level2: float) -> NDArray[np.b
 
 
 gyro_near = _np_compiled(gyro_near, _FLAGS(_IN2, _IN1, _X))
+
+
+@_kernel(nt.void(_IN2, _IN2, _BUF2, _BUF2, _BUF1, _BUF2, _BUF1, _I))
+def filtered_rows_into(  # noqa: PLR0917 - the tracker's buffers, in place
+    y: FloatArray,
+    ys: FloatArray,
+    acc_lp: FloatArray,
+    acc_still: FloatArray,
+    norm_still: FloatArray,
+    gyro_lp: FloatArray,
+    norm: FloatArray,
+    at: int,
+) -> None:
+    """Write the filters' channel rows into the tracker's sample rows from row ``at``:
+    ``y`` (3, n), the speed's low-pass of the acceleration (g), into ``acc_lp`` and its norm
+    into ``norm``; ``ys`` (c, n), the stillness low-pass, acceleration into ``acc_still``
+    and its norm into ``norm_still``, gyro (c = 6, deg/s) into ``gyro_lp``. Norms as numpy
+    computes them (squares summed over the axes in order)."""
+    n = y.shape[1]
+    gyro = ys.shape[0] >= 6
+    for i in range(n):
+        s2 = 0.0
+        s2s = 0.0
+        for c in range(3):
+            acc_lp[at + i, c] = y[c, i]
+            s2 += y[c, i] * y[c, i]
+            acc_still[at + i, c] = ys[c, i]
+            s2s += ys[c, i] * ys[c, i]
+        norm[at + i] = math.sqrt(s2)
+        norm_still[at + i] = math.sqrt(s2s)
+        if gyro:
+            for c in range(3):
+                gyro_lp[at + i, c] = ys[3 + c, i]

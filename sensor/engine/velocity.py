@@ -274,6 +274,8 @@ class VelocityTracker:
         # the last uncommitted _accel: ((s, e, n), the pool it would keep, the acceleration)
         self._accel_cache: tuple[tuple[int, int, int], FloatArray, FloatArray] | None = None
         self.norm = Growable(0)
+        self._filtered = (self.acc_lp, self.acc_still, self.norm_still, self.norm,
+                          *((self.gyro_lp,) if with_gyro else ()))  # filled together
         self.act_a = Growable(0)
         self.act_n = Growable(0)
         self.quiet = GrowableMask(0)  # act_n under hold_quiet_g2: at most trembling
@@ -379,14 +381,12 @@ class VelocityTracker:
         trim = self.h - self.h_speed  # the speed kernel is shorter: skip its padding
         y = centred_fir(x[:3, trim : x.shape[1] - trim], self.k_speed)
         ys = centred_fir(x, self.kernels[1])
-        self.acc_lp.append(y.T)
-        self.acc_still.append(ys[:3].T)
-        norm_still = np.sqrt(np.add.reduce(ys[:3] ** 2, axis=0))
-        self.norm_still.append(norm_still)
-        if self.with_gyro:
-            self.gyro_lp.append(ys[3:6].T)
-        norm = np.sqrt(np.add.reduce(y**2, axis=0))
-        self.norm.append(norm)
+        n, at = y.shape[1], self.acc_lp.n
+        gyro = self.gyro_lp.room(n) if self.with_gyro else _NO_GYRO  # (left empty without)
+        kernels.filtered_rows_into(y, ys, self.acc_lp.room(n), self.acc_still.room(n),
+                                   self.norm_still.room(n), gyro, self.norm.room(n), at)
+        for b in self._filtered:
+            b.n += n
 
     def _activity(self, final: bool) -> None:
         n_lp = self.acc_lp.n
