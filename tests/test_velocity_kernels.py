@@ -424,3 +424,111 @@ def test_filtered_rows_into_writes_rows_and_numpys_norms(channels: int) -> None:
     for b in bufs:  # nothing written outside the rows
         assert np.all(b[:at] == -1.0)
         assert np.all(b[at + 50 :] == -1.0)
+
+
+# -- run scans, the integration, the turn test ----------------------------------------------
+
+
+def long_runs_ref(raw: np.ndarray, p: int, min_run: int, final: bool) -> np.ndarray:
+    """``VelocityTracker._decide_runs`` as it was in numpy."""
+    q = p
+    if p > 0 and raw[p - 1] == raw[p]:
+        q = p
+        while q > 0 and raw[q - 1] == raw[p]:
+            q -= 1
+    seg = raw[q:]
+    edges = np.flatnonzero(np.diff(seg.astype(np.int8))) + 1
+    starts = np.concatenate([[0], edges])
+    ends = np.concatenate([edges, [seg.size]])
+    out = np.zeros(seg.size, dtype=bool)
+    stop = seg.size
+    for a, b in zip(starts, ends, strict=True):
+        if not seg[a]:
+            continue
+        long_enough = b - a >= min_run
+        if b == seg.size and not final and not long_enough:
+            stop = int(a)
+            break
+        out[a:b] = long_enough or (final and b == seg.size and a == 0)
+    return out[p - q : stop]
+
+
+@EXAMPLES
+@given(
+    runs=st.lists(st.integers(1, 12), min_size=1, max_size=12),
+    first=st.booleans(),
+    min_run=st.integers(1, 8),
+    final=st.booleans(),
+    data=st.data(),
+)
+def test_long_runs_and_scans_are_the_numpy_code(
+    runs: list[int], first: bool, min_run: int, final: bool, data: st.DataObject
+) -> None:
+    raw = np.concatenate([np.full(r, (k % 2 == 0) == first) for k, r in enumerate(runs)])
+    p = data.draw(st.integers(0, raw.size - 1))
+    assert np.array_equal(kernels.long_runs(raw, p, min_run, final),
+                          long_runs_ref(raw, p, min_run, final))
+    for value in (True, False):
+        hits = np.flatnonzero(raw[p:] == value)
+        assert kernels.next_index(raw, p, raw.size, value) == (p + hits[0] if hits.size
+                                                               else raw.size)
+    q = p
+    while q > 0 and raw[q - 1] == raw[p]:
+        q -= 1
+    assert kernels.run_start(raw, p) == q
+
+
+def test_long_runs_of_a_known_sequence() -> None:
+    raw = np.array([1, 1, 1, 0, 1, 0, 0, 1, 1, 1, 1, 0, 1, 1], dtype=bool)
+    assert kernels.long_runs(raw, 0, 3, False).tolist() == [
+        True, True, True, False, False, False, False, True, True, True, True, False]
+    # final: the short run at the end counts only if nothing moved since the decisions so
+    # far (it is the run that contains p)
+    assert kernels.long_runs(raw, 0, 3, True)[-2:].tolist() == [False, False]
+    assert kernels.long_runs(raw, 12, 3, True).tolist() == [True, True]
+    assert kernels.long_runs(raw, 11, 3, True).tolist() == [False, False, False]
+    assert kernels.long_runs(raw[:2], 0, 3, True).tolist() == [True, True]
+    assert kernels.long_runs(raw[:2], 0, 3, False).tolist() == []  # too early to tell
+    assert kernels.long_runs(raw, 9, 3, False).tolist() == [True, True, False]
+
+
+def integrate_segment_ref(accel: np.ndarray, dt_s: float) -> np.ndarray:
+    n = accel.size
+    a_pad = np.zeros(n + 2)
+    a_pad[1 : n + 1] = accel
+    v = np.add.accumulate((a_pad[1:] + a_pad[:-1]) * 0.5) * dt_s
+    return np.asarray(v[:n] - v[-1] * np.arange(1, n + 1) / (n + 1))
+
+
+@EXAMPLES
+@given(n=st.integers(0, 500), seed=st.integers(0, 2**31), dt=st.sampled_from([0.01, 0.02]))
+def test_integrate_segment_is_the_numpy_code(n: int, seed: int, dt: float) -> None:
+    accel = np.random.default_rng(seed).normal(0, 3, n)
+    assert np.array_equal(kernels.integrate_segment(accel, dt),
+                          integrate_segment_ref(accel, dt))
+
+
+def test_integrate_segment_of_a_known_motion() -> None:
+    """One period of 2 sin: the speed is (2 T / 2 pi)(1 - cos), back to zero at the end."""
+    t = np.arange(1, 350) / 100.0
+    accel = 2.0 * np.sin(2 * np.pi * t / 3.5)
+    speed = kernels.integrate_segment(accel, 0.01)
+    assert np.allclose(speed, 3.5 / np.pi * (1 - np.cos(2 * np.pi * t / 3.5)), atol=1e-3)
+
+
+def test_turned_to_rounding_and_a_known_turn() -> None:
+    rng = np.random.default_rng(6)
+    angle = np.radians(np.linspace(0.0, 30.0, 301))  # 0.1 degree per sample
+    acc = np.column_stack([np.sin(angle), np.zeros(301), np.cos(angle)]) * 1.01
+    acc += rng.normal(0, 1e-9, acc.shape)
+    norm = np.sqrt(np.add.reduce(acc**2, axis=1))
+    cos20 = float(np.cos(np.radians(20.0)))
+    assert not kernels.turned(acc, norm, 0, 199, cos20)  # 19.9 degrees
+    assert kernels.turned(acc, norm, 0, 201, cos20)  # 20.1
+    assert not kernels.turned(acc, norm, 100, 299, cos20)
+    for i, j in ((0, 300), (50, 250), (10, 10)):
+        u = acc[i : j + 1] / norm[i : j + 1, None]
+        assert kernels.turned(acc, norm, i, j, cos20) == bool((u @ u[0]).min() < cos20)
+    acc[150] = np.nan
+    norm[150] = np.nan
+    assert not kernels.turned(acc, norm, 0, 300, cos20)  # as numpy: NaN compares False

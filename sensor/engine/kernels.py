@@ -1265,3 +1265,94 @@ def filtered_rows_into(  # noqa: PLR0917 - the tracker's buffers, in place
         if gyro:
             for c in range(3):
                 gyro_lp[at + i, c] = ys[3 + c, i]
+
+
+# -- the velocity tracker's zero-velocity updates -------------------------------------------
+# Run scans and the integration are exact (logic, elementwise arithmetic, sums in order);
+# the turn test's dot products are in order where numpy's went through BLAS (to rounding).
+
+_MASK = nt.Array(nt.boolean, 1, "A", readonly=True)
+
+
+@_kernel(_I(_MASK, _I, _I, _B))
+def next_index(mask: NDArray[np.bool_], start: int, stop: int, value: bool) -> int:
+    """First index in [start, stop) where ``mask`` equals ``value``; ``stop`` if none."""
+    for i in range(start, stop):
+        if mask[i] == value:
+            return i
+    return stop
+
+
+@_kernel(_I(_MASK, _I))
+def run_start(mask: NDArray[np.bool_], p: int) -> int:
+    """Start of the run of equal values that contains index ``p``."""
+    value = mask[p]
+    i = p
+    while i > 0 and mask[i - 1] == value:
+        i -= 1
+    return i
+
+
+@_kernel(_FLAGS(_MASK, _I, _I, _B))
+def long_runs(raw: NDArray[np.bool_], p: int, min_run: int, final: bool) -> NDArray[np.bool_]:
+    """Decisions from sample ``p`` of ``raw`` (n,) on: True in the still runs of at least
+    ``min_run`` samples. A still run at the end that is shorter is undecided (the result
+    stops at its start) unless ``final``; then it counts only if it is the run that contains
+    ``p`` (nothing moved since the decisions so far)."""
+    n = raw.shape[0]
+    q = run_start(raw, p) if p > 0 else p  # the start of the run that contains p
+    out = np.zeros(n - q, dtype=np.bool_)
+    stop = n - q
+    a = q
+    while a < n:
+        b = a + 1
+        while b < n and raw[b] == raw[a]:
+            b += 1
+        if raw[a]:
+            long_enough = b - a >= min_run
+            if b == n and not final and not long_enough:
+                stop = a - q  # still run at the end: too early to tell
+                break
+            if long_enough or (final and b == n and a == q):
+                out[a - q : b - q] = True
+        a = b
+    return out[p - q : stop]
+
+
+@_kernel(_BUF1(_IN1, _X))
+def integrate_segment(accel_mps2: FloatArray, dt_s: float) -> FloatArray:
+    """Speed (m/s) over a motion from its acceleration (m/s^2) by the trapezoidal rule, zero
+    just before and just after: the final residual is spread linearly (as numpy computed
+    it: cumulative sum, then times dt, then the ramp ``v_end * k / (n + 1)``)."""
+    n = accel_mps2.size
+    v = np.empty(n + 1)
+    total = 0.0
+    prev = 0.0
+    for k in range(n + 1):
+        a = accel_mps2[k] if k < n else 0.0
+        total += (a + prev) * 0.5
+        v[k] = total
+        prev = a
+    end = v[n] * dt_s
+    out = np.empty(n)
+    for k in range(n):
+        out[k] = v[k] * dt_s - end * (k + 1) / (n + 1)
+    return out
+
+
+def turned(acc: FloatArray, norm: FloatArray, i: int, j: int, cos_turn: float) -> bool:
+    """Did the direction of ``acc`` (n, 3) (norms ``norm``) turn by more than the angle of
+    cosine ``cos_turn`` from sample ``i`` at any sample up to ``j`` included? NaN: no."""
+    u0 = acc[i, 0] / norm[i]
+    u1 = acc[i, 1] / norm[i]
+    u2 = acc[i, 2] / norm[i]
+    low = np.inf
+    for k in range(i, j + 1):
+        c = acc[k, 0] / norm[k] * u0 + acc[k, 1] / norm[k] * u1 + acc[k, 2] / norm[k] * u2
+        if math.isnan(c):
+            return False
+        low = min(low, c)
+    return bool(low < cos_turn)
+
+
+turned = _np_compiled(turned, _B(_IN2, _IN1, _I, _I, _X))

@@ -196,47 +196,13 @@ def _toeplitz(kernel_bytes: bytes, b: int) -> FloatArray:
     return t
 
 
-def _next_index(mask: NDArray[np.bool_], start: int, stop: int, value: bool) -> int:
-    """First index in [start, stop) where ``mask`` equals ``value``; ``stop`` if none.
-    Searches in growing windows, so a nearby hit costs little on a long array."""
-    step = 256
-    i = start
-    while i < stop:
-        j = min(stop, i + step)
-        seg = mask[i:j]
-        hit = int(seg.argmax() if value else seg.argmin())  # the first such, if any
-        if seg[hit] == value:
-            return i + hit
-        i, step = j, step * 4
-    return stop
-
-
-def _run_start(mask: NDArray[np.bool_], p: int) -> int:
-    """Start of the run of equal values that contains index p."""
-    value = mask[p]
-    step = 256
-    hi = p
-    while hi > 0:
-        lo = max(0, hi - step)
-        diff = np.flatnonzero(mask[lo:hi] != value)
-        if diff.size:
-            return lo + int(diff[-1]) + 1
-        hi, step = lo, step * 4
-    return 0
-
-
 def integrate_segment(accel_mps2: FloatArray, dt_s: float) -> FloatArray:
     """Vertical speed (m/s, up positive) over a motion between two still periods.
 
     ``accel_mps2`` is the vertical acceleration during the motion. The speed is zero just
     before and just after (a linear de-drift spreads the residual over the motion).
     """
-    n = accel_mps2.size
-    a_pad = np.zeros(n + 2)
-    a_pad[1 : n + 1] = accel_mps2
-    v = np.add.accumulate((a_pad[1:] + a_pad[:-1]) * 0.5) * dt_s  # n + 1 values, last after
-    ramp = v[-1] * np.arange(1, n + 1) / (n + 1)
-    return np.asarray(v[:n] - ramp)
+    return kernels.integrate_segment(accel_mps2, dt_s)
 
 
 class VelocityTracker:
@@ -503,24 +469,7 @@ class VelocityTracker:
         p = self.long_still.n
         if p >= n:
             return
-        q = p  # start of the run that contains p
-        if p > 0 and raw[p - 1] == raw[p]:
-            q = _run_start(raw, p)
-        seg = raw[q:n]
-        edges = np.flatnonzero(np.diff(seg.astype(np.int8))) + 1
-        starts = np.concatenate([[0], edges])
-        ends = np.concatenate([edges, [seg.size]])
-        out = np.zeros(seg.size, dtype=bool)
-        stop = seg.size
-        for a, b in zip(starts, ends, strict=True):
-            if not seg[a]:
-                continue
-            long_enough = b - a >= self.min_rest
-            if b == seg.size and not final and not long_enough:
-                stop = int(a)  # still run at the end: too early to tell
-                break
-            out[a:b] = long_enough or (final and b == seg.size and a == 0)
-        self.long_still.append(out[p - q : stop])
+        self.long_still.append(kernels.long_runs(raw, p, self.min_rest, final))
 
     def _integrate(self, final: bool) -> None:
         """Zero speed when still; ZUPT-integrated speed over each motion between.
@@ -537,7 +486,7 @@ class VelocityTracker:
         still: list[NDArray[np.bool_]] = []
         while i < n:
             if ls[i]:
-                j = _next_index(ls, i, n, False)
+                j = kernels.next_index(ls, i, n, False)
                 speed.append(np.zeros(j - i))
                 still.append(np.ones(j - i, dtype=bool))
                 i = j
@@ -558,10 +507,10 @@ class VelocityTracker:
         """The first still run after motion start ``i`` that the speed reaches at ~zero."""
         j = i
         while True:
-            j = _next_index(ls, j, n, True)
+            j = kernels.next_index(ls, j, n, True)
             if j >= n:
                 return n if final else None
-            end = _next_index(ls, j, n, False)
+            end = kernels.next_index(ls, j, n, False)
             run_s = (end - j) * self.dt_s
             if (self._turned(i, j)  # a rotating sensor cannot look still while moving
                     or run_s >= self.p.zupt_long_rest_s  # nor stay still that long
@@ -581,8 +530,7 @@ class VelocityTracker:
 
     def _turned(self, i: int, j: int) -> bool:
         """Did the sensor's orientation change by more than ``zupt_turn_deg`` over [i, j]?"""
-        u = self.acc_still.data[i : j + 1] / self.norm_still.data[i : j + 1, None]
-        return bool(np.minimum.reduce(u @ u[0]) < self.cos_turn)
+        return kernels.turned(self.acc_still.data, self.norm_still.data, i, j, self.cos_turn)
 
     def _accel(self, s: int, e: int, *, commit: bool) -> FloatArray:
         """Vertical acceleration (m/s^2) over [s, e), gravity removed by the local error model
