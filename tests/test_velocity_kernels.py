@@ -14,8 +14,9 @@ from hypothesis import strategies as st
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import uniform_filter1d
 
-from sensor.engine import kernels
+from sensor.engine import Engine, kernels
 from sensor.engine.velocity import GRAVITY_MPS2, edge_rows, fit_gravity_error
+from sensor.samples import Samples
 
 EXAMPLES = settings(max_examples=40, deadline=None)
 
@@ -166,6 +167,23 @@ def test_block_activity_takes_views_and_keeps_nans() -> None:
     ref = activity_ref(acc, norm, gyro, 100, 500, 20)
     assert np.array_equal(got, ref, equal_nan=True)
     assert np.isnan(got[kernels.ACT_A, 300 - 100])
+
+
+def test_block_activity_of_zero_rows_is_numpys_nan() -> None:
+    """A zero acceleration (a dead sensor, garbage) has no direction: NaN as in numpy, no
+    exception."""
+    acc, norm, gyro = _signals(3, 300)
+    acc[100:110] = 0.0
+    norm[100:110] = 0.0
+    got = kernels.block_activity(acc, norm, gyro, 0, 300, 20)
+    with np.errstate(invalid="ignore"):
+        ref = activity_ref(acc, norm, gyro, 0, 300, 20)
+    assert np.array_equal(got, ref, equal_nan=True)
+    turn = got[kernels.ACT_TURN]  # the window's ends: 20 samples either side
+    assert np.isnan(turn[80:90]).all()
+    assert np.isnan(turn[120:130]).all()
+    assert np.isfinite(turn[90:120]).all()
+    assert np.isnan(got[kernels.ACT_A, 100:110]).sum() == 0  # the variance is finite
 
 
 # -- medians and percentiles ----------------------------------------------------------------
@@ -532,3 +550,17 @@ def test_turned_to_rounding_and_a_known_turn() -> None:
     acc[150] = np.nan
     norm[150] = np.nan
     assert not kernels.turned(acc, norm, 0, 300, cos20)  # as numpy: NaN compares False
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # reps.py casts NaN speed
+@pytest.mark.parametrize("chunk", [None, 10])
+def test_engine_takes_a_recording_of_zeros(chunk: int | None) -> None:
+    """Garbage through the whole tracker (zero acceleration: no direction, no norm) ends
+    with no sets and no exception, as it did in numpy."""
+    t = np.arange(3000) / 100.0
+    samples = Samples(t, np.zeros((3000, 3)), np.zeros((3000, 3)), {})
+    engine = Engine(live=chunk is not None)
+    for part in samples.chunks(chunk) if chunk else [samples]:
+        engine.feed(part)
+    engine.finish()
+    assert engine.summary().sets == ()

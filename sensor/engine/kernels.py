@@ -664,7 +664,22 @@ def grid_push_into(  # noqa: PLR0917 - the streaming resampler's state, in place
 # replaced bit for bit: numpy's pairwise summation where numpy summed one contiguous run,
 # scipy's running window sums, sequential sums across channels and along axis 0, numpy's
 # medians and linear percentiles (exact order statistics, numpy's interpolation). So the
-# engine's decisions are those of the numpy code, whatever the chunking.
+# engine's decisions are those of the numpy code, whatever the chunking. A kernel that divides
+# by data has numpy's error model: a zero norm gives inf or NaN, as numpy did, not an
+# exception.
+
+
+def _np_compiled(fn: _F, signature: Any = None) -> _F:
+    """``_compiled`` with numpy's error model (a division by zero gives inf or NaN)."""
+    try:
+        opts: dict[str, Any] = {"cache": True, "error_model": "numpy"}
+        jit = njit(**opts) if signature is None else njit(signature, **opts)
+        return cast(_F, jit(fn))
+    except RuntimeError:  # no cache folder: as _compiled
+        jit = (njit(error_model="numpy") if signature is None
+               else njit(signature, error_model="numpy"))
+        return cast(_F, jit(fn))
+
 
 _PW_BLOCK = 128  # numpy's pairwise summation: blocks of up to this many, 8 partial sums
 
@@ -784,7 +799,6 @@ ACT_G = 3  # the gyro's, summed over axes ((deg/s)^2); zeros without a gyro
 ACT_ROWS = 4
 
 
-@_kernel(_OUT2(_IN2, _IN1, _IN2, _I, _I, _I))
 def block_activity(  # noqa: PLR0917 - arrays in, rows out
     acc: FloatArray, norm: FloatArray, gyro: FloatArray, start: int, stop: int, half: int
 ) -> FloatArray:
@@ -811,6 +825,9 @@ def block_activity(  # noqa: PLR0917 - arrays in, rows out
             turn += (acc[r0, ch] / norm[r0]) * (acc[r1, ch] / norm[r1])
         out[ACT_TURN, i] = turn
     return out
+
+
+block_activity = _np_compiled(block_activity, _OUT2(_IN2, _IN1, _IN2, _I, _I, _I))
 
 
 @_compiled
@@ -953,22 +970,9 @@ def block_percentiles(a: FloatArray, bounds: NDArray[np.int64], q: float) -> Flo
 # -- the velocity tracker's gravity baseline over a motion ----------------------------------
 # The fit's products are sums in order (numpy's go through BLAS, with fused multiply-adds),
 # and exp / arccos are the C library's: these differ from the numpy code's by rounding
-# (~1e-16 relative), not bit for bit. Divisions follow IEEE (numpy's error model): a zero
-# norm gives inf / NaN as numpy did, not an exception.
+# (~1e-16 relative), not bit for bit.
 
 OBS_COLS = 5  # an observation: gravity direction (ux, uy, uz), |m| - 1 (g), weight
-
-
-def _np_compiled(fn: _F, signature: Any = None) -> _F:
-    """``_compiled`` with numpy's error model (a division by zero gives inf or NaN)."""
-    try:
-        opts: dict[str, Any] = {"cache": True, "error_model": "numpy"}
-        jit = njit(**opts) if signature is None else njit(signature, **opts)
-        return cast(_F, jit(fn))
-    except RuntimeError:  # no cache folder: as _compiled
-        jit = (njit(error_model="numpy") if signature is None
-               else njit(signature, error_model="numpy"))
-        return cast(_F, jit(fn))
 
 
 @_np_compiled
