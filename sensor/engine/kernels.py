@@ -755,9 +755,10 @@ def _window_var_into(  # noqa: PLR0917 - one channel of block_activity
 ) -> None:
     """Add (or write, if ``first``) to ``out`` (stop - start,) the variance of ``x`` (1-D)
     over the centred windows of 2 half + 1 samples around ``start .. stop - 1``; indices
-    outside ``x`` repeat its first or last value. As ``velocity.window_activity`` computed
-    it: deviations from the mean of ``x[start:stop]``, scipy's ``uniform_filter1d`` running
-    sums (mode 'reflect' at the front of the padded rows, from their first row)."""
+    outside ``x`` repeat its first or last value. As the tracker's numpy code computed it
+    (``window_activity_ref`` in tests/test_velocity_kernels.py): deviations from the mean of
+    ``x[start:stop]``, scipy's ``uniform_filter1d`` running sums (mode 'reflect' at the front
+    of the padded rows, from their first row)."""
     n = stop - start
     last = x.shape[0] - 1
     size = 2 * half + 1
