@@ -656,3 +656,708 @@ def grid_push_into(  # noqa: PLR0917 - the streaming resampler's state, in place
     rows[at : at + n] = out
     gap[at : at + n] = flags
     return m, next_k, n
+
+
+# -- the velocity tracker's block work ------------------------------------------------------
+# ``sensor.engine.velocity`` works once per noise block (thousands of samples per call, on
+# the live path once every 20 s). These kernels do the arithmetic of the numpy/scipy code they
+# replaced bit for bit: numpy's pairwise summation where numpy summed one contiguous run,
+# scipy's running window sums, sequential sums across channels and along axis 0, numpy's
+# medians and linear percentiles (exact order statistics, numpy's interpolation). So the
+# engine's decisions are those of the numpy code, whatever the chunking. A kernel that divides
+# by data has numpy's error model: a zero norm gives inf or NaN, as numpy did, not an
+# exception.
+
+
+def _np_compiled(fn: _F, signature: Any = None) -> _F:
+    """``_compiled`` with numpy's error model (a division by zero gives inf or NaN)."""
+    try:
+        opts: dict[str, Any] = {"cache": True, "error_model": "numpy"}
+        jit = njit(**opts) if signature is None else njit(signature, **opts)
+        return cast(_F, jit(fn))
+    except RuntimeError:  # no cache folder: as _compiled
+        jit = (njit(error_model="numpy") if signature is None
+               else njit(signature, error_model="numpy"))
+        return cast(_F, jit(fn))
+
+
+_PW_BLOCK = 128  # numpy's pairwise summation: blocks of up to this many, 8 partial sums
+
+
+@_compiled
+def _pairwise_block(a: FloatArray, lo: int, n: int) -> float:
+    """numpy's pairwise summation of ``a[lo:lo + n]``, n <= _PW_BLOCK: sequential under 8
+    values, else 8 partial sums."""
+    if n < 8:
+        res = -0.0
+        for i in range(n):
+            res += a[lo + i]
+        return float(res)
+    r = np.empty(8)
+    for j in range(8):
+        r[j] = a[lo + j]
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += a[lo + i + j]
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return float(res)
+
+
+@_compiled
+def _pairwise_sum(a: FloatArray, lo: int, n: int) -> float:
+    """``np.add.reduce(a[lo:lo + n])`` for a 1-D ``a`` of any stride, bit for bit: numpy
+    halves a longer run (the first half a multiple of 8) until blocks of at most _PW_BLOCK.
+    The halving is walked with a stack, not by recursion (numba cannot cache a recursive
+    function reliably)."""
+    if n <= _PW_BLOCK:
+        return _pairwise_block(a, lo, n)
+    depth = 64  # halving 2^63 values takes fewer levels
+    los = np.empty(depth, dtype=np.int64)
+    ns = np.empty(depth, dtype=np.int64)
+    stage = np.zeros(depth, dtype=np.int64)  # 0: go left, 1: go right, 2: add the two
+    vals = np.empty(depth + 1)
+    top = 0
+    los[0] = lo
+    ns[0] = n
+    nv = 0
+    while top >= 0:
+        m = ns[top]
+        if m <= _PW_BLOCK:
+            vals[nv] = _pairwise_block(a, los[top], m)
+            nv += 1
+            top -= 1
+            continue
+        half = m // 2
+        half -= half % 8
+        if stage[top] == 2:
+            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
+            nv -= 1
+            top -= 1
+            continue
+        child_lo = los[top] if stage[top] == 0 else los[top] + half
+        child_n = half if stage[top] == 0 else m - half
+        stage[top] += 1
+        top += 1
+        los[top] = child_lo
+        ns[top] = child_n
+        stage[top] = 0
+    return float(vals[0])
+
+
+@_compiled
+def _window_var_into(  # noqa: PLR0917 - one channel of block_activity
+    x: FloatArray, start: int, stop: int, half: int, out: FloatArray, first: bool
+) -> None:
+    """Add (or write, if ``first``) to ``out`` (stop - start,) the variance of ``x`` (1-D)
+    over the centred windows of 2 half + 1 samples around ``start .. stop - 1``; indices
+    outside ``x`` repeat its first or last value. As the tracker's numpy code computed it
+    (``window_activity_ref`` in tests/test_velocity_kernels.py): deviations from the mean of
+    ``x[start:stop]``, scipy's ``uniform_filter1d`` running sums (mode 'reflect' at the front
+    of the padded rows, from their first row)."""
+    n = stop - start
+    last = x.shape[0] - 1
+    size = 2 * half + 1
+    mean = _pairwise_sum(x, start, n) / n
+    lo = start - half  # padded row p is x[clip(lo + p)], p in [0, n + 2 half)
+    s1 = 0.0
+    s2 = 0.0
+    for j in range(-half, half + 1):  # the window of output row 0: rows reflected at 0
+        p = -j - 1 if j < 0 else j
+        d = x[min(max(lo + p, 0), last)] - mean
+        s1 += d
+        s2 += d * d
+    for q in range(half + n):  # output row q is the window centred on padded row q
+        if q > 0:
+            p_new = q + half
+            p_old = q - half - 1
+            p_old = -p_old - 1 if p_old < 0 else p_old
+            d_new = x[min(max(lo + p_new, 0), last)] - mean
+            d_old = x[min(max(lo + p_old, 0), last)] - mean
+            s1 += d_new - d_old
+            s2 += d_new * d_new - d_old * d_old
+        if q >= half:
+            m1 = s1 / size
+            m2 = s2 / size
+            var = m2 - m1 * m1
+            if var < 0.0:  # noqa: PLR1730 - max() would not keep a NaN, np.maximum does
+                var = 0.0
+            if first:
+                out[q - half] = var
+            else:
+                out[q - half] += var
+
+
+# rows of what block_activity returns
+ACT_A = 0  # the low-passed acceleration's activity, summed over axes (g^2)
+ACT_N = 1  # its norm's (g^2)
+ACT_TURN = 2  # cos of the turn of its direction across the window
+ACT_G = 3  # the gyro's, summed over axes ((deg/s)^2); zeros without a gyro
+ACT_ROWS = 4
+
+
+def block_activity(  # noqa: PLR0917 - arrays in, rows out
+    acc: FloatArray, norm: FloatArray, gyro: FloatArray, start: int, stop: int, half: int
+) -> FloatArray:
+    """The stillness detector's activity for samples ``start .. stop - 1`` of ``acc`` (n, 3)
+    in g, its norm ``norm`` (n,) and ``gyro`` (n, 3) in deg/s (or (0, 3)): rows ACT_* of the
+    result (ACT_ROWS, stop - start). The windows are centred, 2 half + 1 samples; samples
+    past either end repeat the end ones. The turn compares the direction at the window's
+    first and last samples."""
+    n = stop - start
+    out = np.zeros((ACT_ROWS, n))
+    for ch in range(3):
+        _window_var_into(acc[:, ch], start, stop, half, out[ACT_A], ch == 0)
+    _window_var_into(norm, start, stop, half, out[ACT_N], True)
+    if gyro.shape[0]:
+        for ch in range(3):
+            _window_var_into(gyro[:, ch], start, stop, half, out[ACT_G], ch == 0)
+    last = norm.shape[0] - 1
+    w = 2 * half
+    for i in range(n):
+        r0 = min(max(start - half + i, 0), last)
+        r1 = min(max(start - half + i + w, 0), last)
+        turn = 0.0
+        for ch in range(3):
+            turn += (acc[r0, ch] / norm[r0]) * (acc[r1, ch] / norm[r1])
+        out[ACT_TURN, i] = turn
+    return out
+
+
+block_activity = _np_compiled(block_activity, _OUT2(_IN2, _IN1, _IN2, _I, _I, _I))
+
+
+@_compiled
+def _insertion_sort(v: FloatArray) -> None:
+    """Sort a short 1-D array without NaNs in place (quicker than ``np.sort`` for a few
+    dozen values)."""
+    for i in range(1, v.size):
+        x = v[i]
+        j = i
+        while j > 0 and v[j - 1] > x:
+            v[j] = v[j - 1]
+            j -= 1
+        v[j] = x
+
+
+@_compiled
+def _sorted_median(v: FloatArray) -> float:
+    """``np.median`` of sorted values ``v`` without NaNs, bit for bit: the middle value, or
+    the mean of the two middle values."""
+    m = v.size
+    if m % 2:
+        return float(v[m // 2])
+    return float((v[m // 2 - 1] + v[m // 2]) / 2.0)
+
+
+@_compiled
+def _has_nan(x: FloatArray, lo: int, hi: int) -> bool:
+    for i in range(lo, hi):  # noqa: SIM110 - numba compiles no any() of a generator
+        if math.isnan(x[i]):
+            return True
+    return False
+
+
+@_kernel(_BUF1(_IN1, _I, _I, _I))
+def bin_medians(x: FloatArray, j: int, j_end: int, b: int) -> FloatArray:
+    """Medians of the bins ``j .. j_end - 1`` of ``b`` samples of ``x``: as
+    ``np.median(x[j * b : j_end * b].reshape(-1, b), axis=1)`` (NaN for a bin with one)."""
+    out = np.empty(max(0, j_end - j))
+    v = np.empty(b)
+    for r in range(out.size):
+        lo = (j + r) * b
+        if _has_nan(x, lo, lo + b):
+            out[r] = math.nan
+            continue
+        v[:] = x[lo : lo + b]
+        _insertion_sort(v)
+        out[r] = _sorted_median(v)
+    return out
+
+
+@_kernel(_BUF1(_IN1, _IN1, _I, _I, _I, _I))
+def level_deviation(  # noqa: PLR0917 - arrays in, one out
+    norm: FloatArray, med: FloatArray, start: int, stop: int, b: int, k: int
+) -> FloatArray:
+    """``|norm - ref|`` over samples ``start .. stop - 1``, where a sample's ``ref`` is the
+    median of the bin medians ``med`` of its bin and the ``k`` bins either side (bins of
+    ``b`` samples from sample 0; past the first and last bins the end bins repeat); NaN
+    where a window holds a NaN."""
+    j0 = start // b
+    j1 = (stop - 1) // b + 1
+    last = med.size - 1
+    w = 2 * k + 1
+    window = np.empty(w)  # the bins j - k .. j + k, sorted, for the j in hand
+    nans = 0  # NaNs among them (kept out of the window's values)
+    size = 0
+    out = np.empty(stop - start)
+    for j in range(j0, j1):
+        if j == j0:
+            for r in range(w):
+                x = med[min(max(j - k + r, 0), last)]
+                if math.isnan(x):
+                    nans += 1
+                else:
+                    window[size] = x
+                    size += 1
+            _insertion_sort(window[:size])
+        else:  # slide by one bin: drop bin j - k - 1, take in bin j + k
+            old = med[min(max(j - k - 1, 0), last)]
+            if math.isnan(old):
+                nans -= 1
+            else:
+                p = 0
+                while window[p] != old:
+                    p += 1
+                size -= 1
+                for r in range(p, size):
+                    window[r] = window[r + 1]
+            new = med[min(max(j + k, 0), last)]
+            if math.isnan(new):
+                nans += 1
+            else:
+                p = size
+                while p > 0 and window[p - 1] > new:
+                    window[p] = window[p - 1]
+                    p -= 1
+                window[p] = new
+                size += 1
+        ref = math.nan if nans else _sorted_median(window)
+        for i in range(max(start, j * b), min(stop, (j + 1) * b)):
+            out[i - start] = abs(norm[i] - ref)
+    return out
+
+
+@_compiled
+def _percentile_lin(a: FloatArray, lo: int, hi: int, q: float) -> float:
+    """``np.percentile(a[lo:hi], 100 q)`` (method 'linear'), bit for bit: numpy's virtual
+    index ``(n - 1) q``, its order statistics and its interpolation; NaN if any is NaN."""
+    n = hi - lo
+    top = -np.inf
+    for i in range(lo, hi):
+        if math.isnan(a[i]):
+            return math.nan
+        top = max(top, a[i])
+    vi = (n - 1) * q
+    prev = math.floor(vi)
+    if vi >= n - 1:  # numpy takes the last (largest) value twice, as index -1
+        prev = -1
+    gamma = vi - prev
+    if prev < 0:
+        x0 = x1 = top
+    else:
+        v = np.partition(a[lo:hi], prev)  # a copy
+        x0 = v[prev]
+        x1 = v[prev + 1:].min()
+    diff = x1 - x0
+    if gamma >= 0.5:
+        return float(x1 - diff * (1.0 - gamma))
+    return float(x0 + diff * gamma)
+
+
+@_kernel(_BUF1(_IN1, nt.Array(nt.int64, 1, "A", readonly=True), _X))
+def block_percentiles(a: FloatArray, bounds: NDArray[np.int64], q: float) -> FloatArray:
+    """``np.percentile(a[bounds[i]:bounds[i + 1]], 100 q)`` for each block i."""
+    out = np.empty(bounds.size - 1)
+    for i in range(out.size):
+        out[i] = _percentile_lin(a, bounds[i], bounds[i + 1], q)
+    return out
+
+
+# -- the velocity tracker's gravity baseline over a motion ----------------------------------
+# The fit's products are sums in order (numpy's go through BLAS, with fused multiply-adds),
+# and exp / arccos are the C library's: these differ from the numpy code's by rounding
+# (~1e-16 relative), not bit for bit.
+
+OBS_COLS = 5  # an observation: gravity direction (ux, uy, uz), |m| - 1 (g), weight
+
+
+@_np_compiled
+def _observe_into(  # noqa: PLR0917 - the arrays and the row
+    acc: FloatArray, norm: FloatArray, lo: int, hi: int, out: FloatArray, r: int
+) -> None:
+    """Row ``r`` of ``out``: the still stretch ``lo .. hi - 1`` of ``acc`` (n, 3) in g and
+    ``norm`` (n,): the mean's direction, the mean norm minus 1 g, the sample count."""
+    m = hi - lo
+    a0 = 0.0
+    a1 = 0.0
+    a2 = 0.0
+    for i in range(lo, hi):  # numpy's axis-0 sum: row after row
+        a0 += acc[i, 0]
+        a1 += acc[i, 1]
+        a2 += acc[i, 2]
+    a0 /= m
+    a1 /= m
+    a2 /= m
+    length = math.sqrt(a0 * a0 + a1 * a1 + a2 * a2)
+    out[r, 0] = a0 / length
+    out[r, 1] = a1 / length
+    out[r, 2] = a2 / length
+    out[r, 3] = _pairwise_sum(norm, lo, m) / m - 1.0
+    out[r, 4] = m
+
+
+@_np_compiled
+def _clip_unit(x: float) -> float:
+    """``min(max(x, -1), 1)``, NaN kept (as np.minimum / np.maximum)."""
+    if math.isnan(x):
+        return x
+    return min(max(x, -1.0), 1.0)
+
+
+@_np_compiled
+def _solve4(a: FloatArray, b: FloatArray) -> FloatArray:
+    """The solution of the 4 x 4 system ``a x = b``: Gaussian elimination with partial
+    pivoting (as LAPACK's gesv; ``a`` and ``b`` are overwritten)."""
+    n = 4
+    for col in range(n):
+        piv = col
+        for r in range(col + 1, n):
+            if abs(a[r, col]) > abs(a[piv, col]):
+                piv = r
+        if piv != col:
+            for c in range(n):
+                a[col, c], a[piv, c] = a[piv, c], a[col, c]
+            b[col], b[piv] = b[piv], b[col]
+        for r in range(col + 1, n):
+            f = a[r, col] / a[col, col]
+            for c in range(col + 1, n):
+                a[r, c] -= f * a[col, c]
+            b[r] -= f * b[col]
+    x = np.empty(n)
+    for r in range(n - 1, -1, -1):
+        s = b[r]
+        for c in range(r + 1, n):
+            s -= a[r, c] * x[c]
+        x[r] = s / a[r, r]
+    return x
+
+
+@_np_compiled
+def _fit_gravity(obs: FloatArray, w: FloatArray, ridge: float) -> FloatArray:
+    """``velocity.fit_gravity_error`` of observations ``obs`` (k, OBS_COLS) with weights
+    ``w`` (k,) instead of their last column: (c0, cx, cy, cz)."""
+    k = obs.shape[0]
+    um = np.zeros(3)
+    for i in range(k):
+        for j in range(3):
+            um[j] += obs[i, j]
+    for j in range(3):
+        um[j] /= k
+    a = np.zeros((4, 4))
+    b = np.zeros(4)
+    x = np.empty(4)
+    for i in range(k):
+        x[0] = 1.0
+        for j in range(3):
+            x[j + 1] = obs[i, j] - um[j]
+        for p in range(4):
+            xw = x[p] * w[i]
+            for q in range(4):
+                a[p, q] += xw * x[q]
+            b[p] += xw * obs[i, 3]
+    total = _pairwise_sum(w, 0, k)
+    for p in range(4):
+        if p:
+            a[p, p] += ridge * total
+        a[p, p] += 1e-12  # keeps the normal equations regular
+    c = _solve4(a, b)
+    c[0] = c[0] - (c[1] * um[0] + c[2] * um[1] + c[3] * um[2])
+    return c
+
+
+@_np_compiled
+def _inner_count(still: NDArray[np.bool_], s: int, e: int, min_run: int) -> int:
+    """Still runs of at least ``min_run`` samples within ``s .. e - 1``."""
+    count = 0
+    i = s
+    while i < e:
+        if still[i]:
+            j = i
+            while j < e and still[j]:
+                j += 1
+            count += j - i >= min_run
+            i = j
+        else:
+            i += 1
+    return count
+
+
+_IN_FLAGS = nt.Array(nt.boolean, 1, "A", readonly=True)
+
+
+def gravity_accel(  # noqa: PLR0917 - arrays and the motion's bounds in
+    acc: FloatArray,
+    norm: FloatArray,
+    still: NDArray[np.bool_],
+    old: FloatArray,
+    s: int,
+    e: int,
+    nb: int,
+    end_n: int,
+    keep: int,
+    local_deg: float,
+    ridge: float,
+) -> tuple[FloatArray, FloatArray]:
+    """Vertical acceleration (m/s^2, up positive) over the motion ``s .. e - 1``: the norm
+    of the low-passed acceleration ``acc`` (n, 3) in g (``norm`` (n,)) minus gravity as the
+    local error model reads it, fitted on the still observations ``old`` (k, OBS_COLS), the
+    rests just before (``nb`` samples) and after (``end_n``) and the still runs of 3 or more
+    samples of ``still`` (n,) within the motion. Returns (the pool ``old`` with the two rests,
+    its last ``keep`` rows (0: all), the acceleration (e - s,)); as the numpy code of
+    ``VelocityTracker._accel`` did, to rounding.
+    """
+    n_lp = norm.shape[0]
+    # the rests just before and just after the motion
+    ends = np.empty((2, 2), dtype=np.int64)
+    n_ends = 0
+    for lo, hi in ((max(0, s - nb), s), (e, min(n_lp, e + end_n))):
+        if lo < hi and lo < n_lp:
+            ends[n_ends, 0] = lo
+            ends[n_ends, 1] = hi
+            n_ends += 1
+    n_old = old.shape[0]
+    rows = n_old + n_ends
+    first = rows - keep if 0 < keep < rows else 0  # the pool keeps the last ``keep``
+    kept = np.empty((rows - first, OBS_COLS))
+    for r in range(first, n_old):
+        for c in range(OBS_COLS):
+            kept[r - first, c] = old[r, c]
+    for r in range(n_ends):
+        if n_old + r >= first:
+            _observe_into(acc, norm, ends[r, 0], ends[r, 1], kept, n_old + r - first)
+    # still moments inside the motion: gravity in orientations the rests never saw
+    n_inner = _inner_count(still, s, e, 3)
+    n_obs = kept.shape[0] + n_inner
+    obs = np.empty((max(n_obs, 1), OBS_COLS))
+    obs[: kept.shape[0]] = kept
+    r = kept.shape[0]
+    i = s
+    while i < e:
+        if still[i]:
+            j = i
+            while j < e and still[j]:
+                j += 1
+            if j - i >= 3:
+                _observe_into(acc, norm, i, j, obs, r)
+                r += 1
+            i = j
+        else:
+            i += 1
+    if n_obs == 0:  # nothing seen yet: this motion's start, as if at rest
+        for c in range(3):
+            obs[0, c] = acc[s, c] / norm[s]
+        obs[0, 3] = 0.0
+        obs[0, 4] = 1.0
+    # local fit: still moments in orientations near this motion's ends count most
+    u0 = np.empty(3)
+    u1 = np.empty(3)
+    for c in range(3):
+        u0[c] = acc[s, c] / norm[s]
+        u1[c] = acc[e - 1, c] / norm[e - 1]
+    w = np.empty(obs.shape[0])
+    for r in range(obs.shape[0]):
+        c0 = _clip_unit(obs[r, 0] * u0[0] + obs[r, 1] * u0[1] + obs[r, 2] * u0[2])
+        c1 = _clip_unit(obs[r, 0] * u1[0] + obs[r, 1] * u1[1] + obs[r, 2] * u1[2])
+        cos = c0 + c1 if math.isnan(c0) or math.isnan(c1) else max(c0, c1)  # np.maximum
+        z = math.degrees(math.acos(cos)) / local_deg
+        w[r] = obs[r, 4] * (math.exp(-(z * z)) + 1e-6)
+    coef = _fit_gravity(obs, w, ridge)
+    accel = np.empty(e - s)
+    for i in range(s, e):
+        dot = (acc[i, 0] / norm[i] * coef[1] + acc[i, 1] / norm[i] * coef[2]
+               + acc[i, 2] / norm[i] * coef[3])
+        accel[i - s] = (norm[i] - (1.0 + coef[0] + dot)) * GRAVITY_MPS2
+    return kept, accel
+
+
+gravity_accel = _np_compiled(
+    gravity_accel,
+    _TUPLE((_OUT2, _BUF1))(_IN2, _IN1, _IN_FLAGS, _IN2, _I, _I, _I, _I, _I, _X, _X),
+)
+
+
+# -- the velocity tracker's gyro level ------------------------------------------------------
+# Bit for bit numpy's: order statistics, sums of three squares in order.
+
+
+@_np_compiled
+def _sum_sq3(x: FloatArray, r: int) -> float:
+    """``np.add.reduce(x[r] * x[r])`` for a row of 3 (numpy sums a short row in order)."""
+    return float(-0.0 + x[r, 0] * x[r, 0] + x[r, 1] * x[r, 1] + x[r, 2] * x[r, 2])
+
+
+def gyro_bias(gyro: FloatArray, still: NDArray[np.bool_], step: int) -> FloatArray:
+    """The gyro's bias (3,) in deg/s from its rates ``gyro`` (n, 3) at the ``still`` samples:
+    every ``step``-th still sample, the quarter with the smallest rates (magnitude at most the
+    quarter's order statistic), then per axis the upper median. Empty (0,) when no sample
+    qualifies (no still sample, or NaN rates)."""
+    idx = np.flatnonzero(still)[::step]
+    m = idx.size
+    if m == 0:
+        return np.empty(0)
+    mag2 = np.empty(m)
+    for r in range(m):
+        mag2[r] = _sum_sq3(gyro, idx[r])
+    limit = np.partition(mag2, m // 4)[m // 4]
+    count = 0
+    for r in range(m):
+        count += mag2[r] <= limit
+    if count == 0:
+        return np.empty(0)
+    bias = np.empty(3)
+    col = np.empty(count)
+    for c in range(3):
+        k = 0
+        for r in range(m):
+            if mag2[r] <= limit:
+                col[k] = gyro[idx[r], c]
+                k += 1
+        bias[c] = np.sort(col)[count // 2]
+    return bias
+
+
+gyro_bias = _np_compiled(gyro_bias, _BUF1(_IN2, _IN_FLAGS, _I))
+
+
+def gyro_near(gyro: FloatArray, bias: FloatArray, level2: float) -> NDArray[np.bool_]:
+    """Rows of ``gyro`` (n, 3) whose squared distance to ``bias`` (3,) is under ``level2``."""
+    n = gyro.shape[0]
+    out = np.empty(n, dtype=np.bool_)
+    d = np.empty((1, 3))
+    for r in range(n):
+        for c in range(3):
+            d[0, c] = gyro[r, c] - bias[c]
+        out[r] = _sum_sq3(d, 0) < level2
+    return out
+
+
+gyro_near = _np_compiled(gyro_near, _FLAGS(_IN2, _IN1, _X))
+
+
+@_kernel(nt.void(_IN2, _IN2, _BUF2, _BUF2, _BUF1, _BUF2, _BUF1, _I))
+def filtered_rows_into(  # noqa: PLR0917 - the tracker's buffers, in place
+    y: FloatArray,
+    ys: FloatArray,
+    acc_lp: FloatArray,
+    acc_still: FloatArray,
+    norm_still: FloatArray,
+    gyro_lp: FloatArray,
+    norm: FloatArray,
+    at: int,
+) -> None:
+    """Write the filters' channel rows into the tracker's sample rows from row ``at``:
+    ``y`` (3, n), the speed's low-pass of the acceleration (g), into ``acc_lp`` and its norm
+    into ``norm``; ``ys`` (c, n), the stillness low-pass, acceleration into ``acc_still``
+    and its norm into ``norm_still``, gyro (c = 6, deg/s) into ``gyro_lp``. Norms as numpy
+    computes them (squares summed over the axes in order)."""
+    n = y.shape[1]
+    gyro = ys.shape[0] >= 6
+    for i in range(n):
+        s2 = 0.0
+        s2s = 0.0
+        for c in range(3):
+            acc_lp[at + i, c] = y[c, i]
+            s2 += y[c, i] * y[c, i]
+            acc_still[at + i, c] = ys[c, i]
+            s2s += ys[c, i] * ys[c, i]
+        norm[at + i] = math.sqrt(s2)
+        norm_still[at + i] = math.sqrt(s2s)
+        if gyro:
+            for c in range(3):
+                gyro_lp[at + i, c] = ys[3 + c, i]
+
+
+# -- the velocity tracker's zero-velocity updates -------------------------------------------
+# Run scans and the integration are exact (logic, elementwise arithmetic, sums in order);
+# the turn test's dot products are in order where numpy's went through BLAS (to rounding).
+
+_MASK = nt.Array(nt.boolean, 1, "A", readonly=True)
+
+
+@_kernel(_I(_MASK, _I, _I, _B))
+def next_index(mask: NDArray[np.bool_], start: int, stop: int, value: bool) -> int:
+    """First index in [start, stop) where ``mask`` equals ``value``; ``stop`` if none."""
+    for i in range(start, stop):
+        if mask[i] == value:
+            return i
+    return stop
+
+
+@_kernel(_I(_MASK, _I))
+def run_start(mask: NDArray[np.bool_], p: int) -> int:
+    """Start of the run of equal values that contains index ``p``."""
+    value = mask[p]
+    i = p
+    while i > 0 and mask[i - 1] == value:
+        i -= 1
+    return i
+
+
+@_kernel(_FLAGS(_MASK, _I, _I, _B))
+def long_runs(raw: NDArray[np.bool_], p: int, min_run: int, final: bool) -> NDArray[np.bool_]:
+    """Decisions from sample ``p`` of ``raw`` (n,) on: True in the still runs of at least
+    ``min_run`` samples. A still run at the end that is shorter is undecided (the result
+    stops at its start) unless ``final``; then it counts only if it is the run that contains
+    ``p`` (nothing moved since the decisions so far)."""
+    n = raw.shape[0]
+    q = run_start(raw, p) if p > 0 else p  # the start of the run that contains p
+    out = np.zeros(n - q, dtype=np.bool_)
+    stop = n - q
+    a = q
+    while a < n:
+        b = a + 1
+        while b < n and raw[b] == raw[a]:
+            b += 1
+        if raw[a]:
+            long_enough = b - a >= min_run
+            if b == n and not final and not long_enough:
+                stop = a - q  # still run at the end: too early to tell
+                break
+            if long_enough or (final and b == n and a == q):
+                out[a - q : b - q] = True
+        a = b
+    return out[p - q : stop]
+
+
+@_kernel(_BUF1(_IN1, _X))
+def integrate_segment(accel_mps2: FloatArray, dt_s: float) -> FloatArray:
+    """Speed (m/s) over a motion from its acceleration (m/s^2) by the trapezoidal rule, zero
+    just before and just after: the final residual is spread linearly (as numpy computed
+    it: cumulative sum, then times dt, then the ramp ``v_end * k / (n + 1)``)."""
+    n = accel_mps2.size
+    v = np.empty(n + 1)
+    total = 0.0
+    prev = 0.0
+    for k in range(n + 1):
+        a = accel_mps2[k] if k < n else 0.0
+        total += (a + prev) * 0.5
+        v[k] = total
+        prev = a
+    end = v[n] * dt_s
+    out = np.empty(n)
+    for k in range(n):
+        out[k] = v[k] * dt_s - end * (k + 1) / (n + 1)
+    return out
+
+
+def turned(acc: FloatArray, norm: FloatArray, i: int, j: int, cos_turn: float) -> bool:
+    """Did the direction of ``acc`` (n, 3) (norms ``norm``) turn by more than the angle of
+    cosine ``cos_turn`` from sample ``i`` at any sample up to ``j`` included? NaN: no."""
+    u0 = acc[i, 0] / norm[i]
+    u1 = acc[i, 1] / norm[i]
+    u2 = acc[i, 2] / norm[i]
+    low = np.inf
+    for k in range(i, j + 1):
+        c = acc[k, 0] / norm[k] * u0 + acc[k, 1] / norm[k] * u1 + acc[k, 2] / norm[k] * u2
+        if math.isnan(c):
+            return False
+        low = min(low, c)
+    return bool(low < cos_turn)
+
+
+turned = _np_compiled(turned, _B(_IN2, _IN1, _I, _I, _X))

@@ -16,17 +16,16 @@ look-ahead, so chunked and whole input give the same numbers.
 from __future__ import annotations
 
 import functools
-import math
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided, sliding_window_view
+from numpy.lib.stride_tricks import as_strided
 from numpy.typing import NDArray
 from scipy.linalg import lapack
-from scipy.ndimage import uniform_filter1d
 from scipy.signal import firwin
 
+from sensor.engine import kernels
 from sensor.engine.options import EngineParams
 from sensor.samples import FloatArray
 
@@ -37,6 +36,7 @@ _DEFAULT_FLOOR_GYRO = 0.05  # (deg/s)^2
 _MIN_FLOOR_GYRO = 0.002
 _SOLVE_EPS = 1e-12 * np.eye(4)  # keeps the normal equations regular
 _NO_OBS = np.empty((0, 5))
+_NO_GYRO = np.empty((0, 3))
 
 
 class _Buffer:
@@ -196,66 +196,13 @@ def _toeplitz(kernel_bytes: bytes, b: int) -> FloatArray:
     return t
 
 
-def window_activity(x: FloatArray, half: int) -> FloatArray:
-    """Mean squared deviation from the window mean, summed over channels.
-
-    ``x`` holds channel rows, shape (c, n + 2 half); the result (n,) is centred on each
-    sample. The window means are running sums (``uniform_filter1d``): equal to the direct
-    sums to rounding (~1e-15 relative), not bit for bit.
-    """
-    n = x.shape[1] - 2 * half
-    if n <= 0:
-        return np.zeros(0)
-    size = 2 * half + 1
-    col = x - (np.add.reduce(x[:, half : half + n], axis=1) / n)[:, None]  # no cancellation
-    m1 = uniform_filter1d(col, size, axis=1)[:, half : half + n]
-    m2 = uniform_filter1d(col * col, size, axis=1)[:, half : half + n]
-    var = np.subtract(m2, m1 * m1, out=m2)
-    np.maximum(var, 0.0, out=var)
-    return np.asarray(np.add.reduce(var, axis=0))
-
-
-def _next_index(mask: NDArray[np.bool_], start: int, stop: int, value: bool) -> int:
-    """First index in [start, stop) where ``mask`` equals ``value``; ``stop`` if none.
-    Searches in growing windows, so a nearby hit costs little on a long array."""
-    step = 256
-    i = start
-    while i < stop:
-        j = min(stop, i + step)
-        seg = mask[i:j]
-        hit = int(seg.argmax() if value else seg.argmin())  # the first such, if any
-        if seg[hit] == value:
-            return i + hit
-        i, step = j, step * 4
-    return stop
-
-
-def _run_start(mask: NDArray[np.bool_], p: int) -> int:
-    """Start of the run of equal values that contains index p."""
-    value = mask[p]
-    step = 256
-    hi = p
-    while hi > 0:
-        lo = max(0, hi - step)
-        diff = np.flatnonzero(mask[lo:hi] != value)
-        if diff.size:
-            return lo + int(diff[-1]) + 1
-        hi, step = lo, step * 4
-    return 0
-
-
 def integrate_segment(accel_mps2: FloatArray, dt_s: float) -> FloatArray:
     """Vertical speed (m/s, up positive) over a motion between two still periods.
 
     ``accel_mps2`` is the vertical acceleration during the motion. The speed is zero just
     before and just after (a linear de-drift spreads the residual over the motion).
     """
-    n = accel_mps2.size
-    a_pad = np.zeros(n + 2)
-    a_pad[1 : n + 1] = accel_mps2
-    v = np.add.accumulate((a_pad[1:] + a_pad[:-1]) * 0.5) * dt_s  # n + 1 values, last after
-    ramp = v[-1] * np.arange(1, n + 1) / (n + 1)
-    return np.asarray(v[:n] - ramp)
+    return kernels.integrate_segment(accel_mps2, dt_s)
 
 
 class VelocityTracker:
@@ -293,6 +240,8 @@ class VelocityTracker:
         # the last uncommitted _accel: ((s, e, n), the pool it would keep, the acceleration)
         self._accel_cache: tuple[tuple[int, int, int], FloatArray, FloatArray] | None = None
         self.norm = Growable(0)
+        self._filtered = (self.acc_lp, self.acc_still, self.norm_still, self.norm,
+                          *((self.gyro_lp,) if with_gyro else ()))  # filled together
         self.act_a = Growable(0)
         self.act_n = Growable(0)
         self.quiet = GrowableMask(0)  # act_n under hold_quiet_g2: at most trembling
@@ -398,14 +347,12 @@ class VelocityTracker:
         trim = self.h - self.h_speed  # the speed kernel is shorter: skip its padding
         y = centred_fir(x[:3, trim : x.shape[1] - trim], self.k_speed)
         ys = centred_fir(x, self.kernels[1])
-        self.acc_lp.append(y.T)
-        self.acc_still.append(ys[:3].T)
-        norm_still = np.sqrt(np.add.reduce(ys[:3] ** 2, axis=0))
-        self.norm_still.append(norm_still)
-        if self.with_gyro:
-            self.gyro_lp.append(ys[3:6].T)
-        norm = np.sqrt(np.add.reduce(y**2, axis=0))
-        self.norm.append(norm)
+        n, at = y.shape[1], self.acc_lp.n
+        gyro = self.gyro_lp.room(n) if self.with_gyro else _NO_GYRO  # (left empty without)
+        kernels.filtered_rows_into(y, ys, self.acc_lp.room(n), self.acc_still.room(n),
+                                   self.norm_still.room(n), gyro, self.norm.room(n), at)
+        for b in self._filtered:
+            b.n += n
 
     def _activity(self, final: bool) -> None:
         n_lp = self.acc_lp.n
@@ -414,19 +361,19 @@ class VelocityTracker:
         stop = n_lp if final else min(n_lp - self.wh, (n_lp // b - k) * b)
         if stop <= start:
             return
-        lo, hi = start - self.wh, stop + self.wh  # edges: repeat the end samples
-        acc_rows = edge_rows(self.acc_still.data, lo, hi)
-        self.act_a.append(window_activity(acc_rows, self.wh))
-        norm_rows = edge_rows(self.norm_still.data[:, None], lo, hi)
-        act_n = window_activity(norm_rows, self.wh)
+        # the edges repeat the end samples; the turn: the direction of gravity across the
+        # window (a slow steady turn, a hip rising)
+        gyro = self.gyro_lp.data if self.with_gyro else _NO_GYRO
+        act = kernels.block_activity(self.acc_still.data, self.norm_still.data, gyro,
+                                     start, stop, self.wh)
+        self.act_a.append(act[kernels.ACT_A])
+        act_n = act[kernels.ACT_N]
         self.act_n.append(act_n)
         self.quiet.append(act_n < self.p.hold_quiet_g2)
-        u = acc_rows / norm_rows  # the direction of gravity; a slow steady turn (a hip rising)
-        w = 2 * self.wh
-        self.turn_cos.append(np.add.reduce(u[:, :-w] * u[:, w:], axis=0))
+        self.turn_cos.append(act[kernels.ACT_TURN])
         self.dev.append(self._level_deviation(start, stop, final))
         if self.with_gyro:
-            self.act_g.append(window_activity(edge_rows(self.gyro_lp.data, lo, hi), self.wh))
+            self.act_g.append(act[kernels.ACT_G])
 
     def _level_deviation(self, start: int, stop: int, final: bool) -> FloatArray:
         """|norm - typical norm of the surrounding seconds| (g): a constant acceleration has
@@ -438,35 +385,14 @@ class VelocityTracker:
         n_full = norm.size // b
         j = self.bin_med.n
         if n_full > j:
-            self.bin_med.append(np.median(norm[j * b : n_full * b].reshape(-1, b), axis=1))
+            self.bin_med.append(kernels.bin_medians(norm, j, n_full, b))
         if final and norm.size > n_full * b and self.bin_med.n == n_full:
             self.bin_med.append(np.array([np.median(norm[n_full * b :])]))
-        med = self.bin_med.data
-        j0, j1 = start // b, (stop - 1) // b + 1
-        # bins j0 - k .. j1 + k - 1, the ends repeated past the first and last bin
-        pad = med[np.clip(np.arange(j0 - k, j1 + k), 0, med.size - 1)]
-        ref_bins = np.median(sliding_window_view(pad, 2 * k + 1), axis=1)
-        ref = np.repeat(ref_bins, b)[start - j0 * b : stop - j0 * b]
-        return np.asarray(np.abs(norm[start:stop] - ref))
+        return kernels.level_deviation(norm, self.bin_med.data, start, stop, b, k)
 
     def _block_p10(self, act: FloatArray, bounds: list[int]) -> FloatArray:
-        """10th percentile of ``act`` in each block [bounds[i], bounds[i + 1]); the full-size
-        blocks in one call."""
-        out = np.empty(len(bounds) - 1)
-        i = 0
-        while i < out.size:
-            lo = bounds[i]
-            j = i
-            while j < out.size and bounds[j + 1] - bounds[j] == self.block:
-                j += 1
-            if j > i:  # blocks i .. j-1 are full: one row each
-                rows = act[lo : bounds[j]].reshape(j - i, self.block)
-                out[i:j] = np.percentile(rows, 10, axis=1)
-                i = j
-            else:
-                out[i] = np.percentile(act[lo : bounds[i + 1]], 10)
-                i += 1
-        return out
+        """10th percentile of ``act`` in each block [bounds[i], bounds[i + 1])."""
+        return kernels.block_percentiles(act, np.array(bounds, dtype=np.int64), 10 / 100)
 
     def _stillness(self, final: bool) -> None:
         """Decide stillness per noise block (the block's floor must be known first).
@@ -528,14 +454,12 @@ class VelocityTracker:
         if np.count_nonzero(still) * self.dt_s >= self.p.gyro_bias_min_s:
             # the quarter turning least: a steady turn can pass every other test. Every
             # fifth sample is plenty: the gyro is low-passed at 3 Hz.
-            cand = gyro[np.flatnonzero(still)[::5]]  # gyro[still][::5], gathering fewer rows
-            mag2 = np.add.reduce(cand * cand, axis=1)
-            slow = cand[mag2 <= np.partition(mag2, mag2.size // 4)[mag2.size // 4]]
-            self.gyro_bias = np.sort(slow, axis=0)[slow.shape[0] // 2]  # (upper) median
+            bias = kernels.gyro_bias(gyro, still, 5)
+            if bias.size:
+                self.gyro_bias = bias
         if self.gyro_bias is None:
             return np.ones(hi - lo, dtype=bool)
-        d = gyro - self.gyro_bias
-        return np.asarray(np.add.reduce(d * d, axis=1) < self.p.still_gyro_level_dps**2)
+        return kernels.gyro_near(gyro, self.gyro_bias, self.p.still_gyro_level_dps**2)
 
     def _decide_runs(self, final: bool) -> None:
         """Drop still runs shorter than ``min_rest``; decisions are final once a run has ended
@@ -545,24 +469,7 @@ class VelocityTracker:
         p = self.long_still.n
         if p >= n:
             return
-        q = p  # start of the run that contains p
-        if p > 0 and raw[p - 1] == raw[p]:
-            q = _run_start(raw, p)
-        seg = raw[q:n]
-        edges = np.flatnonzero(np.diff(seg.astype(np.int8))) + 1
-        starts = np.concatenate([[0], edges])
-        ends = np.concatenate([edges, [seg.size]])
-        out = np.zeros(seg.size, dtype=bool)
-        stop = seg.size
-        for a, b in zip(starts, ends, strict=True):
-            if not seg[a]:
-                continue
-            long_enough = b - a >= self.min_rest
-            if b == seg.size and not final and not long_enough:
-                stop = int(a)  # still run at the end: too early to tell
-                break
-            out[a:b] = long_enough or (final and b == seg.size and a == 0)
-        self.long_still.append(out[p - q : stop])
+        self.long_still.append(kernels.long_runs(raw, p, self.min_rest, final))
 
     def _integrate(self, final: bool) -> None:
         """Zero speed when still; ZUPT-integrated speed over each motion between.
@@ -579,7 +486,7 @@ class VelocityTracker:
         still: list[NDArray[np.bool_]] = []
         while i < n:
             if ls[i]:
-                j = _next_index(ls, i, n, False)
+                j = kernels.next_index(ls, i, n, False)
                 speed.append(np.zeros(j - i))
                 still.append(np.ones(j - i, dtype=bool))
                 i = j
@@ -600,10 +507,10 @@ class VelocityTracker:
         """The first still run after motion start ``i`` that the speed reaches at ~zero."""
         j = i
         while True:
-            j = _next_index(ls, j, n, True)
+            j = kernels.next_index(ls, j, n, True)
             if j >= n:
                 return n if final else None
-            end = _next_index(ls, j, n, False)
+            end = kernels.next_index(ls, j, n, False)
             run_s = (end - j) * self.dt_s
             if (self._turned(i, j)  # a rotating sensor cannot look still while moving
                     or run_s >= self.p.zupt_long_rest_s  # nor stay still that long
@@ -623,25 +530,7 @@ class VelocityTracker:
 
     def _turned(self, i: int, j: int) -> bool:
         """Did the sensor's orientation change by more than ``zupt_turn_deg`` over [i, j]?"""
-        u = self.acc_still.data[i : j + 1] / self.norm_still.data[i : j + 1, None]
-        return bool(np.minimum.reduce(u @ u[0]) < self.cos_turn)
-
-    def _observe(self, lo: int, hi: int) -> FloatArray | None:
-        """A still stretch: gravity direction and how far its norm is from 1 g."""
-        if hi <= lo or lo >= self.norm.n:
-            return None
-        out = np.empty(5)
-        self._observe_into(out, lo, hi)
-        return out
-
-    def _observe_into(self, out: FloatArray, lo: int, hi: int) -> None:
-        """``_observe`` written into ``out`` (5,); the stretch must hold samples."""
-        acc_s = self.acc_lp.data[lo:hi]
-        m = acc_s.shape[0]
-        acc = np.add.reduce(acc_s, axis=0) / m  # the mean, without np.mean's overhead
-        out[:3] = acc / math.sqrt(acc.dot(acc))  # as np.linalg.norm (sqrt is exact-rounded)
-        out[3] = float(np.add.reduce(self.norm.data[lo:hi]) / m) - 1.0
-        out[4] = hi - lo
+        return kernels.turned(self.acc_still.data, self.norm_still.data, i, j, self.cos_turn)
 
     def _accel(self, s: int, e: int, *, commit: bool) -> FloatArray:
         """Vertical acceleration (m/s^2) over [s, e), gravity removed by the local error model
@@ -655,49 +544,17 @@ class VelocityTracker:
             self.obs = cached[1]
             return cached[2]
         # the pool keeps the last ``gravity_obs`` observations (rows ux, uy, uz, err, w),
-        # with the rests just before and just after this motion
-        ends = [(lo, hi) for lo, hi in ((max(0, s - self.nb), s),
-                                         (e, min(n_lp, e + min(self.nb, self.min_rest))))
-                if lo < hi and lo < n_lp]
-        n_old = self.obs.shape[0]
-        kept = np.empty((n_old + len(ends), 5))
-        kept[:n_old] = self.obs
-        for r, (lo, hi) in enumerate(ends, start=n_old):
-            self._observe_into(kept[r], lo, hi)
-        kept = kept[-self.p.gravity_obs :]  # as a list slice: 0 keeps them all
+        # with the rests just before and just after this motion; short still moments inside
+        # the motion (a brief hold at the top) show what gravity reads in orientations the
+        # rests never saw; still moments in orientations near this motion's ends count most
+        kept, accel = kernels.gravity_accel(
+            self.acc_lp.data, self.norm.data, self._still_raw.data, self.obs, s, e, self.nb,
+            min(self.nb, self.min_rest), self.p.gravity_obs, self.p.gravity_local_deg, 0.05)
         if commit:
             self.obs = kept
-        # Short still moments inside the motion (a brief hold at the top) show what gravity
-        # reads in orientations the rests never saw.
-        inner = self._inner_observations(s, e)
-        u = self.acc_lp.data[s:e] / self.norm.data[s:e, None]  # the direction of gravity, mostly
-        obs = np.concatenate([kept, inner]) if kept.shape[0] + inner.shape[0] else (
-            np.array([[*u[0], 0.0, 1.0]]))
-        # Local fit: still moments in orientations near this motion's ends count most.
-        cos = np.maximum.reduce(np.minimum(np.maximum(obs[:, :3] @ u[[0, -1]].T, -1.0), 1.0),
-                                axis=1)
-        near = np.exp(-((np.degrees(np.arccos(cos)) / self.p.gravity_local_deg) ** 2))
-        obs[:, 4] *= near + 1e-6
-        c = fit_gravity_error(obs)
-        base = 1.0 + c[0] + u @ c[1:]
-        accel = np.asarray((self.norm.data[s:e] - base) * GRAVITY_MPS2)
-        if not commit:
+        else:
             self._accel_cache = (key, kept, accel)
         return accel
-
-    def _inner_observations(self, s: int, e: int) -> FloatArray:
-        """Observations (rows) of the still runs of at least 3 samples inside [s, e)."""
-        raw = self._still_raw.data[s:e]
-        if raw.size == 0 or not raw.any():
-            return _NO_OBS
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], raw.astype(np.int8), [0]])))
-        out = []
-        for a, b in zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True):
-            if b - a >= 3:
-                o = self._observe(s + a, s + b)
-                if o is not None:
-                    out.append(o)
-        return np.array(out) if out else _NO_OBS
 
     def _close_segment(self, s: int, e: int) -> FloatArray:
         """The speed (m/s) over the motion [s, e), which ends at a rest."""
