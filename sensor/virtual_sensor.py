@@ -592,7 +592,7 @@ class _TickCursor:
 
     def peek(self) -> PacketPlan | None:
         t = self._anchor_s + self._k / self._rate
-        if t > self.t_rel[-1] + 0.5 / self._rate:
+        if t > self.t_rel[-1] + 1e-9:  # the recording has ended
             return None
         i = nearest_index(self.t_rel, t)
         return PacketPlan(i, i + 1, t, t, 1.0 / self._rate)
