@@ -33,6 +33,7 @@ from bleak.exc import BleakError
 from bleak_retry_connector import establish_connection
 
 from sensor import gatt_profile as gp
+from sensor import witmotion as wm
 from sensor.backoff import backoff_delay_s
 from sensor.decode import SensorModel
 from sensor.errors import HipthrustError
@@ -40,9 +41,10 @@ from sensor.events import LinkBack, LinkLost
 
 log = logging.getLogger(__name__)
 
-WITMOTION_SERVICE_UUID = "0000ffe5-0000-1000-8000-00805f9a34fb"  # WitMotion's own base UUID
-WITMOTION_NOTIFY_UUID = "0000ffe4-0000-1000-8000-00805f9a34fb"
-WITMOTION_WRITE_UUID = "0000ffe9-0000-1000-8000-00805f9a34fb"
+WITMOTION_SERVICE_UUID = wm.SERVICE_UUID  # WitMotion's own base UUID (...805f9a34fb)
+WITMOTION_NOTIFY_UUID = wm.NOTIFY_UUID
+WITMOTION_WRITE_UUID = wm.WRITE_UUID
+COMMAND_GAP_S = 0.1  # between WitMotion configuration writes, as WitMotion's SDK waits
 
 
 class BleError(HipthrustError):
@@ -57,9 +59,22 @@ class BleBackend:
     client: type[BaseBleakClient] | None = None
 
 
+def _same_rate(rate_hz: float) -> float:
+    return rate_hz
+
+
+def _witmotion_config_writes(config: gp.StreamConfig) -> tuple[bytes, ...]:
+    return wm.rate_commands(wm.nearest_rate_hz(config.rate_hz))
+
+
 @dataclass(frozen=True)
 class ModelProfile:
-    """How a supported sensor model is recognised and streamed over GATT."""
+    """How a supported sensor model is recognised and streamed over GATT.
+
+    ``command_uuid`` and ``config_writes``: a model configured by plain command writes
+    (WitMotion) gets these writes, ``COMMAND_GAP_S`` apart, before subscribing.
+    ``stream_rate_hz`` maps the rate asked for to the rate the sensor will send at.
+    """
 
     model: SensorModel
     name_prefixes: tuple[str, ...]
@@ -67,6 +82,9 @@ class ModelProfile:
     notify_uuid: str
     control_uuid: str | None = None
     info_uuid: str | None = None
+    command_uuid: str | None = None
+    config_writes: Callable[[gp.StreamConfig], tuple[bytes, ...]] | None = None
+    stream_rate_hz: Callable[[float], float] = _same_rate
 
 
 PROFILES: tuple[ModelProfile, ...] = (
@@ -83,6 +101,9 @@ PROFILES: tuple[ModelProfile, ...] = (
         ("WT901",),
         WITMOTION_SERVICE_UUID,
         WITMOTION_NOTIFY_UUID,
+        command_uuid=WITMOTION_WRITE_UUID,
+        config_writes=_witmotion_config_writes,
+        stream_rate_hz=wm.nearest_rate_hz,
     ),
 )
 PROFILE_BY_MODEL = {p.model: p for p in PROFILES}
@@ -223,6 +244,7 @@ class SensorLink:
         max_backoff_s: float = 8.0,
         connect_attempts: int = 4,
         seed: int | None = None,
+        command_gap_s: float = COMMAND_GAP_S,
     ) -> None:
         if isinstance(target, FoundSensor):
             self.device = target.device
@@ -240,7 +262,9 @@ class SensorLink:
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s
         self.connect_attempts = connect_attempts
+        self.command_gap_s = command_gap_s
         self.info: SensorInfo | None = None
+        self.reported_rate_hz: float | None = None  # WitMotion: from a 0x55 0x71 reply
         self.reconnects = 0
         self._rng = random.Random(seed)  # noqa: S311 - back-off jitter, not cryptography
         self._client: BleakClient | None = None
@@ -373,7 +397,24 @@ class SensorLink:
             await client.write_gatt_char(
                 profile.control_uuid, self.config.control_bytes(gp.Command.CONFIGURE), response=True
             )
+        if profile.command_uuid is not None and profile.config_writes is not None:
+            char = client.services.get_characteristic(profile.command_uuid)
+            if char is None:
+                raise BleakError(f"no command characteristic {profile.command_uuid}")
+            for i, command in enumerate(profile.config_writes(self.config)):
+                if i:
+                    await asyncio.sleep(self.command_gap_s)
+                await client.write_gatt_char(char, command, response="write" in char.properties)
         await client.start_notify(profile.notify_uuid, self._on_notify)
+        if self.model is SensorModel.WITMOTION_WT901BLE and profile.command_uuid is not None:
+            # Ask for the rate register back; the 0x55 0x71 reply is read in _on_notify.
+            char = client.services.get_characteristic(profile.command_uuid)
+            if char is not None:
+                await client.write_gatt_char(
+                    char,
+                    wm.read_register_command(wm.REG_RATE),
+                    response="write" in char.properties,
+                )
         if profile.control_uuid is not None:
             await client.write_gatt_char(
                 profile.control_uuid, self.config.control_bytes(gp.Command.START), response=True
@@ -393,9 +434,17 @@ class SensorLink:
         if self.on_item is not None:
             self.on_item(item)
 
+    @property
+    def rate_hz(self) -> float:
+        """The rate the sensor streams at: the one asked for, or the model's nearest."""
+        return self.profile.stream_rate_hz(self.config.rate_hz)
+
     def _on_notify(self, _char: object, data: bytearray) -> None:
         arrival_s = self.clock()
         payload = bytes(data)
+        if self.model is SensorModel.WITMOTION_WT901BLE and payload[:2] == b"\x55\x71":
+            self._on_register_reply(payload)
+            return
         seq = hipthrust_seq(payload) if self.model is SensorModel.HIPTHRUST else None
         if self._awaiting_back:
             self._awaiting_back = False
@@ -406,6 +455,17 @@ class SensorLink:
         if seq is not None:
             self._last_seq = seq
         self._emit(Notification(payload, arrival_s))
+
+    def _on_register_reply(self, payload: bytes) -> None:
+        try:
+            reply = wm.decode_register_reply(payload)
+        except ValueError as exc:
+            log.info("%s: bad register reply: %s", self.device.name, exc)
+            return
+        if reply.start_register == wm.REG_RATE:
+            self.reported_rate_hz = wm.rate_of_code(reply.values[0])
+            log.info("%s: output rate register reads %s Hz", self.device.name,
+                     self.reported_rate_hz)
 
     def _on_disconnected(self, _client: BleakClient) -> None:
         self._client = None

@@ -35,6 +35,7 @@ SEQ_MODULUS = 1 << 16  # hipthrust seq is uint16
 CLOCK_MODULUS = 1 << 32  # hipthrust t0_us is uint32 (wraps after 71.6 minutes)
 STALE_WINDOW = 64  # a seq at most this far behind the last one may be a late repeat...
 STALE_US = 10_000_000  # ...when its clock is also at most this far behind (else: restart)
+MAX_LEAD_S = 0.25  # arrival stamping: a sample's time may run this far ahead of its arrival
 
 
 class SensorModel(StrEnum):
@@ -486,7 +487,12 @@ class StreamDecoder:
             start = self.stats.samples * period_s
         else:  # the last sample of the notification arrived with it
             start = arrival_s - (n - 1) * period_s
-        if self._last_t_s is not None and start <= self._last_t_s:
-            # Notifications delivered in one connection event share an arrival time.
-            start = self._last_t_s + 1e-6
+        if self._last_t_s is not None:
+            # Notifications delivered in one connection event share an arrival time: the
+            # later ones follow at the nominal interval (not 1 us apart, which the engine
+            # would read as a burst), yet never more than MAX_LEAD_S ahead of their arrival
+            # (a sensor running faster than nominal), and always after the last sample.
+            start = max(start, self._last_t_s + period_s)
+            start = min(start, arrival_s + MAX_LEAD_S) if arrival_s is not None else start
+            start = max(start, self._last_t_s + 1e-6)
         return start + np.arange(n, dtype=float) * period_s

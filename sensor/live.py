@@ -31,10 +31,11 @@ import numpy as np
 import platformdirs
 
 from sensor.ble import BleError, LinkItem, Notification, SensorLink
-from sensor.decode import PacketStats, SensorModel, StreamDecoder
+from sensor.decode import FORMATS, PacketStats, SensorModel, StreamDecoder
 from sensor.engine import AnalysisOptions, Engine
 from sensor.engine.lockout import LockoutDetector, detector_of
 from sensor.events import Event, LinkBack, LinkLost, LockoutReached, SetDone
+from sensor.gatt_profile import StreamConfig
 from sensor.recording import RecordingWriter, format_rows
 from sensor.samples import Samples
 from sensor.summary import Leg, SessionSummary, to_dict
@@ -288,6 +289,20 @@ class LiveSession:
         )
         return self._finished
 
+    def use_link(self, link: SensorLink) -> None:
+        """Decode what ``link`` delivers: its sensor model, at the rate it streams.
+
+        Only before the first packet: a session's recording holds one model's stream.
+        """
+        stamped_on_arrival = FORMATS[link.model].t0_field is None
+        if self.decoder.stats.packets or (
+            link.model is self.decoder.model and not stamped_on_arrival
+        ):
+            return
+        if stamped_on_arrival and self.nominal_rate_hz is None:
+            self.nominal_rate_hz = link.rate_hz
+        self.decoder = StreamDecoder(link.model, nominal_rate_hz=self.nominal_rate_hz or 10.0)
+
     async def run(
         self,
         link: SensorLink,
@@ -297,6 +312,7 @@ class LiveSession:
 
         The link is closed on the way out; every sample received is in the file.
         """
+        self.use_link(link)
         if link.info is not None:
             self.link.battery_pct = link.info.battery_pct
         if self.sinks:
@@ -371,12 +387,19 @@ async def stream_virtual(
     seed: int = 0,
     stop: asyncio.Event | None = None,
     on_open: Callable[[SensorLink], None] | None = None,
+    model: SensorModel | None = None,
+    rate_hz: float | None = None,
 ) -> VirtualRun:
     """Play ``samples`` through a virtual sensor on a Bumble link into ``session``.
 
     The real path: Bumble peripheral -> bleak (Bumble backend) -> ``SensorLink`` -> decoder.
     ``speed`` is the play-back speed (0: as fast as possible); ``disconnect_at_s`` (stream
     time) makes the sensor drop the link once; ``drop_rate`` loses packets at random.
+    ``model`` is the sensor model the virtual sensor plays (default: the session's);
+    ``rate_hz`` the rate the host
+    asks for (default: the recording's). A model without timestamps (WitMotion) is stamped
+    on arrival with the virtual sensor's clock, so that a faster-than-real-time play-back
+    still gives the session's own time base.
     """
     # Imported here: Bumble is only needed for the virtual radio.
     from sensor.ble import scan  # noqa: PLC0415
@@ -384,13 +407,21 @@ async def stream_virtual(
     from sensor.virtual_sensor import VirtualSensor  # noqa: PLC0415
 
     sensor = VirtualSensor(
-        samples, speed=speed, drop_rate=drop_rate, seed=seed, disconnect_at_s=disconnect_at_s
+        samples, speed=speed, drop_rate=drop_rate, seed=seed, disconnect_at_s=disconnect_at_s,
+        model=model or session.decoder.model,
     )
+    stamped_on_arrival = FORMATS[sensor.model].t0_field is None
+    config = None
+    if rate_hz is not None or stamped_on_arrival:
+        config = StreamConfig(rate_hz=rate_hz or sensor.config.rate_hz)
     async with virtual_radio(sensor) as radio:
         found = await scan(0.3, backend=radio.backend)
         if not found:
             raise BleError("the virtual sensor was not heard")
-        link = SensorLink(found[0], backend=radio.backend, base_backoff_s=0.1, seed=seed)
+        link = SensorLink(
+            found[0], backend=radio.backend, base_backoff_s=0.1, seed=seed, config=config,
+            clock=sensor.clock if stamped_on_arrival else time.monotonic,
+        )
         await link.open()
         session.sensor_name = found[0].name
         if on_open is not None:

@@ -20,7 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from sensor.decode import PacketError, PacketProblem
+import numpy as np
+from numpy.typing import NDArray
+
+from sensor.decode import RAW_FULL_SCALE, PacketError, PacketProblem
 
 # Note the vendor's base UUID ends in ...805f9a34fb, not the Bluetooth SIG's ...805f9b34fb:
 # a scan filter or a characteristic lookup must use these exact strings.
@@ -62,6 +65,10 @@ RATE_CODES: Mapping[float, int] = MappingProxyType(
 
 REPLY_SIZE = 20
 REPLY = struct.Struct("<BBH8h")  # 0x55, 0x71, start register, 8 register values
+DATA_HEADER = b"\x55\x61"
+DATA_SIZE = 20  # 55 61, then int16 ax ay az, wx wy wz, roll pitch yaw; no checksum byte
+ANGLE_RANGE_DEG = 180.0
+COMMAND_SIZE = 5  # FF AA <reg> <low> <high>
 
 
 def write_register_command(register: int, value: int) -> bytes:
@@ -107,3 +114,61 @@ def decode_register_reply(data: bytes) -> RegisterReply:
             PacketProblem.BAD_HEADER, f"header {head:02x} {flag:02x} is not a 55 71 reply"
         )
     return RegisterReply(start, tuple(values))
+
+
+def encode_data_frame(
+    acc_g: NDArray[np.float64] | tuple[float, float, float],
+    gyro_dps: NDArray[np.float64] | tuple[float, float, float],
+    angle_deg: NDArray[np.float64] | tuple[float, float, float] = (0.0, 0.0, 0.0),
+) -> bytes:
+    """One 20-byte 0x55 0x61 data frame, as the sensor sends it (the decoder's inverse).
+
+    ``raw = round(value / full_scale * 32768)``, clipped to int16, little-endian: acceleration
+    in g (full scale 16), angular rate in deg/s (2000), roll/pitch/yaw in degrees (180).
+    The BLE frame has no checksum (unlike the serial 0x51..0x54 frames, which end in SUM).
+    """
+    scaled = np.concatenate(
+        [
+            np.asarray(acc_g, dtype=np.float64).reshape(3) * (RAW_FULL_SCALE / ACCEL_RANGE_G),
+            np.asarray(gyro_dps, dtype=np.float64).reshape(3) * (RAW_FULL_SCALE / GYRO_RANGE_DPS),
+            np.asarray(angle_deg, dtype=np.float64).reshape(3)
+            * (RAW_FULL_SCALE / ANGLE_RANGE_DEG),
+        ]
+    )
+    raw = np.clip(np.rint(scaled), -32768, 32767).astype("<i2")
+    return DATA_HEADER + bytes(raw.tobytes())
+
+
+def encode_register_reply(start_register: int, values: tuple[int, ...]) -> bytes:
+    """A 20-byte 0x55 0x71 reply: up to 8 signed 16-bit registers from ``start_register``."""
+    padded = (tuple(values) + (0,) * 8)[:8]
+    return bytes(REPLY.pack(0x55, 0x71, start_register, *padded))
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``FF AA <reg> <value>`` write as the sensor reads it."""
+
+    register: int
+    value: int
+
+
+def parse_command(data: bytes) -> Command:
+    """Read a 5-byte ``FF AA <reg> <low> <high>`` command; raise ValueError for anything else."""
+    if len(data) != COMMAND_SIZE or not data.startswith(COMMAND_PREFIX):
+        raise ValueError(f"not a WitMotion command: {data.hex(' ')}")
+    register, value = struct.unpack_from("<BH", data, 2)
+    return Command(register, value)
+
+
+def nearest_rate_hz(rate_hz: float) -> float:
+    """The supported output rate (``RATE_CODES``) closest to ``rate_hz`` (ties: the higher)."""
+    return min(RATE_CODES, key=lambda r: (abs(r - rate_hz), -r))
+
+
+def rate_of_code(code: int) -> float | None:
+    """The output rate in Hz of a register 0x03 code, or None for an unknown code."""
+    for rate, c in RATE_CODES.items():
+        if c == code:
+            return rate
+    return None

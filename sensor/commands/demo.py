@@ -4,7 +4,9 @@ A simulated session (or ``--replay FILE``) is played by a virtual sensor over a 
 Bluetooth LE link, received through bleak exactly as from the hardware, decoded, recorded
 (to a temporary folder, or ``--out``) and analysed live; the session summary is printed
 (a table, or only the JSON with ``--json``). ``--drop-rate`` and ``--disconnect-at`` make the
-link lossy; ``--realtime`` plays in real time with the live display.
+link lossy; ``--realtime`` plays in real time with the live display. ``--model wt901ble``
+plays a WitMotion WT901BLE68 instead of the hipthrust sensor (its frames carry no time:
+they are stamped on arrival, with the virtual sensor's clock).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from sensor.commands.analyze import add_analysis_options, options_from_args, print_summary
 from sensor.commands.record import report_line, run_live
+from sensor.decode import SensorModel
 from sensor.errors import ConfigError
 from sensor.live import LiveSession
 from sensor.mqtt_live import add_publish_options, publish_config, run_publishing
@@ -46,6 +49,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="fraction of packets the virtual link loses (e.g. 0.02)")
     p.add_argument("--disconnect-at", type=float, metavar="S",
                    help="the sensor drops the link once, at this stream time (s)")
+    p.add_argument("--model", choices=[m.value for m in SensorModel],
+                   default=SensorModel.HIPTHRUST.value,
+                   help="which sensor the virtual sensor plays (default: hipthrust)")
     p.add_argument("--realtime", action="store_true",
                    help="play in real time with the live display (default: as fast as possible)")
     add_analysis_options(p)
@@ -68,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         meta = {"simulated_seed": str(args.seed)}
     with tempfile.TemporaryDirectory(prefix="hipthrust-demo-") as tmp:
         out = Path(args.out) if args.out else Path(tmp) / "demo.csv"
-        session = LiveSession(out, options_from_args(args), metadata=meta)
+        session = LiveSession(
+            out, options_from_args(args), model=SensorModel(args.model), metadata=meta
+        )
         display_out = (sys.stderr if args.json else sys.stdout) if args.realtime else None
         result = asyncio.run(run_publishing(cfg, session, run_live(
             session, samples=samples, display_out=display_out,
