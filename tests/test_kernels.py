@@ -256,6 +256,40 @@ def test_kth_smallest_is_the_partition_whatever_the_guess(kind: str) -> None:
                 assert got == ref or (np.isnan(got) and np.isnan(ref)), (m, kth, guess)
 
 
+@pytest.mark.parametrize("size", [1, 10, 37, 400])
+def test_resampling_and_detecting_in_one_call_is_the_same_as_in_two(size: int) -> None:
+    """``push_into`` with the detector's kernel arguments (one compiled call, then
+    ``scanned``) gives the same rows, events and detector state as ``push_into`` then
+    ``push_values``, including blocks too long for the detector's buffer (SCAN_NO_ROOM)."""
+    samples, _ = simulate_session(5, rate_hz=100.0)
+    samples = samples.slice(0, 12_000)
+    out = []
+    for fused in (False, True):
+        rs, det = GridResampler(RATE_HZ, 1.0), LockoutDetector(RATE_HZ)
+        rows, gap = np.full((10_000, 6), np.nan), np.zeros(10_000, dtype=bool)
+        at, events, no_room = 0, [], 0
+        for chunk in samples.chunks([size, 3 * size, 700]):  # 700: more rows than _sig has
+            args = det.kernel_args() if fused else None
+            k0, n, i, what = rs.push_into(chunk, rows, gap, at, args)
+            assert n >= 0
+            if not n:
+                continue
+            if args is None or what == kernels.SCAN_NO_ROOM:
+                no_room += what == kernels.SCAN_NO_ROOM
+                events += det.push_values(k0, rows[at : at + n])
+            else:
+                events += det.scanned(k0, n, i, what)
+            at += n
+        assert not fused or no_room > 0
+        out.append((rows[:at].copy(), events, det._st.copy(), det._par.copy()))
+    (rows_a, ev_a, st_a, par_a), (rows_b, ev_b, st_b, par_b) = out
+    assert len(ev_a) > 5
+    assert np.array_equal(rows_a, rows_b)
+    assert ev_a == ev_b
+    assert np.array_equal(st_a, st_b, equal_nan=True)
+    assert np.array_equal(par_a, par_b)
+
+
 @pytest.mark.parametrize(("size", "room"), [(1, 1), (3, 2), (10, 7), (64, 50), (700, 1)])
 def test_grid_written_into_a_buffer_is_the_pushed_grid(size: int, room: int) -> None:
     """``push_into`` writes what ``push`` returns; when the points do not fit it changes
@@ -268,13 +302,13 @@ def test_grid_written_into_a_buffer_is_the_pushed_grid(size: int, room: int) -> 
     k_first = None
     for chunk in Samples(t, v[:, :3], v[:, 3:]).chunks(size):
         ref_rs.push(chunk)
-        k_from, n = rs.push_into(chunk, rows, gap, at)
+        k_from, n, _, _ = rs.push_into(chunk, rows, gap, at)
         if n < 0:
             refused += 1
             assert rows.shape[0] - at < -n  # it did not fit
             rows = np.vstack([rows, np.full((-n, 6), np.nan)])
             gap = np.concatenate([gap, np.zeros(-n, dtype=bool)])
-            k_from, n = rs.push_into(chunk, rows, gap, at)
+            k_from, n, _, _ = rs.push_into(chunk, rows, gap, at)
         assert n >= 0
         if n:
             assert k_from == (k_first if k_first is not None else k_from) + at

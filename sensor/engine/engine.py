@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from sensor.engine.kernels import SCAN_DONE, SCAN_NO_ROOM
 from sensor.engine.lockout import LockoutDetector, detector_of
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
@@ -107,20 +108,30 @@ class Engine:
         self._t_end = t_s  # (its last one is the session's end so far)
         _hash_rows(self._digest_t, t_s)
         _hash_rows(self._digest_a, samples.acc_g)
-        # resampled straight into the tracker's raw buffer (grown when they do not fit)
+        # resampled straight into the tracker's raw buffer (grown when they do not fit); live,
+        # the lockout detector scans the new rows in the same compiled call once it has
+        # started (its first block, and a block too long for its buffers, go through
+        # push_values)
+        det = self._lockout
+        lockout = det.kernel_args() if det is not None else None
         rows, gap, at = tr.grid_buffers()
-        k_from, n_grid = self._resampler.push_into(samples, rows, gap, at)
+        k_from, n_grid, i, what = self._resampler.push_into(samples, rows, gap, at, lockout)
         if n_grid < 0:
             rows, gap, at = tr.grid_buffers(-n_grid)
-            k_from, n_grid = self._resampler.push_into(samples, rows, gap, at)
+            k_from, n_grid, i, what = self._resampler.push_into(samples, rows, gap, at, lockout)
         if not n_grid:
             return []
         tr.grid_written(k_from, n_grid)
         events = self._close_sets(final=False) if tr.speed.n != self._idle_n else []
-        if self.live:
+        if not self.live:
+            return events
+        if det is None or what == SCAN_NO_ROOM:
             det = self._lockout or self._detector()
             events += det.push_values(k_from, rows[at : at + n_grid],
                                       sets_closed=len(self._sets), leg_of_set=self._leg)
+        elif what != SCAN_DONE:
+            events += det.scanned(k_from, n_grid, i, what, sets_closed=len(self._sets),
+                                  leg_of_set=self._leg)
         return events
 
     def _first_block(self, samples: Samples) -> VelocityTracker:

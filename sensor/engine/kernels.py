@@ -141,6 +141,7 @@ SCAN_DONE = 0  # the end of the block
 SCAN_STILL_LONG = 1  # the still run reached min_still at this sample (resume after it)
 SCAN_RUN_END = 2  # this sample moves and ends a still run (resume at it, forced to move)
 SCAN_PHASE = 3  # a phase event at this sample (resume after it)
+SCAN_NO_ROOM = 4  # grid_lockout_step: the detector's signal buffer is too small (not scanned)
 
 
 @_compiled
@@ -656,6 +657,59 @@ def grid_push_into(  # noqa: PLR0917 - the streaming resampler's state, in place
     rows[at : at + n] = out
     gap[at : at + n] = flags
     return m, next_k, n
+
+
+# -- one live feed in one call ----------------------------------------------------------------
+
+_STATE_I = nt.Array(nt.int64, 1, "C")
+
+
+@_kernel(_UNITUPLE(_I, 4)(_IN1, _IN2, _IN2, _BUF2, _FLAGS, _I, _BUF1, _BUF2, _STATE_I, _X, _X,
+                          _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _IN1, _BUF1, _IN2, _BUF2))
+def grid_lockout_step(  # noqa: PLR0917 - the resampler's and the detector's state, in place
+    t_new: FloatArray,
+    acc: FloatArray,
+    gyro: FloatArray,
+    rows: FloatArray,
+    gap: NDArray[np.bool_],
+    at: int,
+    t_buf: FloatArray,
+    v_buf: FloatArray,
+    grid_state: NDArray[np.int64],
+    rate_hz: float,
+    max_gap_s: float,
+    ba: FloatArray,
+    zi: FloatArray,
+    zi_s: FloatArray,
+    tail: FloatArray,
+    hist: FloatArray,
+    par: FloatArray,
+    st: FloatArray,
+    obs_u: FloatArray,
+    sig: FloatArray,
+) -> tuple[int, int, int, int]:
+    """A live block in one call: ``grid_push_into`` (its two counters in ``grid_state``:
+    samples kept, next grid point), then ``lockout_step`` on the new rows. The live engine
+    is fed a few samples at a time, so one call instead of two (and no Python between them)
+    is a good part of its time.
+
+    Returns (grid index of the first new row, n, the scan's row, SCAN_* code). n < 0: no
+    room in ``rows`` (nothing done, as grid_push_into). SCAN_NO_ROOM: the rows are out but
+    ``sig`` is too small for them; the detector has not seen them.
+    """
+    m, next_k, n = grid_push_into(t_buf, v_buf, grid_state[0], t_new, acc, gyro,
+                                  grid_state[1], rate_hz, max_gap_s, rows, gap, at)
+    if n < 0:
+        return next_k, n, 0, SCAN_DONE
+    grid_state[0] = m
+    grid_state[1] = next_k
+    k0 = next_k - n
+    if n == 0:
+        return k0, 0, 0, SCAN_DONE
+    if n > sig.shape[0]:
+        return k0, n, 0, SCAN_NO_ROOM
+    i, what = lockout_step(rows[at : at + n], k0, ba, zi, zi_s, tail, hist, par, st, obs_u, sig)
+    return k0, n, i, what
 
 
 # -- the velocity tracker's block work ------------------------------------------------------

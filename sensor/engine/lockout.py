@@ -141,7 +141,6 @@ class LockoutDetector:
         self._sig = np.empty((64, kn.SIG_COLS))  # the kernel's signals of the last block
         self._c = 0  # columns of the blocks: 3 (acc) or 6 (acc, gyro), from the first on
         self._args: tuple[FloatArray, ...] | None = None  # _kernel_args, once known
-        self._k_end = 0  # grid index after the last row pushed
         self._w = max(2, round(self.p.still_window_s * rate_hz))
         # (acc, gyro) activity of the last floor_history_s, a ring: the noise floor's history
         self._hist = np.zeros((max(10, round(self.p.floor_history_s * rate_hz)), 2))
@@ -292,16 +291,31 @@ class LockoutDetector:
         if args is None or c != self._c or n > self._sig.shape[0]:
             args = self._kernel_args(values)
         i, what = kn.lockout_step(values, k0, *args)
-        self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)
-        self._k_end = k0 + n
+        return self.scanned(k0, n, i, what, sets_closed=sets_closed, leg_of_set=leg_of_set)
+
+    def kernel_args(self) -> tuple[FloatArray, ...] | None:
+        """The detector's state as ``kernels.lockout_step`` takes it after a block's rows,
+        once a block has come (None before): for a caller that runs the kernel in its own
+        compiled call (``GridResampler.push_into``) and then hands the result to
+        ``scanned``."""
+        return self._args
+
+    def scanned(
+        self,
+        k0: int,
+        n: int,
+        i: int,
+        what: int,
+        *,
+        sets_closed: int = 0,
+        leg_of_set: LegOfSet | None = None,
+    ) -> list[LockoutReached]:
+        """The kernel has scanned ``n`` grid rows from ``k0`` and stopped at row ``i`` for
+        ``what`` (SCAN_*): handle that, scan on, and return the lockouts."""
         if what == kn.SCAN_DONE:
             return []
+        self._sets_closed_seen = max(self._sets_closed_seen, sets_closed)  # (monotone)
         return self._run(self._sig[:n], k0, i, what, leg_of_set)
-
-    @property
-    def t_last_s(self) -> float:
-        """Time of the last grid row pushed (s), NaN before the first."""
-        return float(self._k_end - 1) * self.dt_s if self._args is not None else math.nan
 
     def _kernel_args(self, values: FloatArray) -> tuple[FloatArray, ...]:
         """The kernel's arguments after the block's (its state, in place): the filters start

@@ -16,7 +16,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from sensor.engine.kernels import NO_K, grid_push, grid_push_into, resample_rows
+from sensor.engine.kernels import (
+    NO_K,
+    SCAN_DONE,
+    grid_lockout_step,
+    grid_push,
+    grid_push_into,
+    resample_rows,
+)
 from sensor.samples import FloatArray, Samples
 
 _NO_GYRO = np.empty((0, 3))
@@ -72,8 +79,16 @@ class GridResampler:
         self.max_gap_s = float(max_gap_s)
         self._t = np.empty(0)  # times, s: the first _m are the buffer
         self._v = np.empty((0, 0))  # values (m, c): acc in g, then gyro in deg/s
-        self._m = 0
-        self._next_k = NO_K
+        # the kernels' two counters, in place: samples kept (_m), next grid point (_next_k)
+        self._state = np.array([0, NO_K], dtype=np.int64)
+
+    @property
+    def _m(self) -> int:
+        return int(self._state[0])
+
+    @property
+    def _next_k(self) -> int:
+        return int(self._state[1])
 
     def push(self, samples: Samples) -> GridBlock | None:
         """Add samples; return the grid points that are now final (or None)."""
@@ -89,18 +104,28 @@ class GridResampler:
         )
 
     def push_into(
-        self, samples: Samples, rows: FloatArray, gap: NDArray[np.bool_], at: int
-    ) -> tuple[int, int]:
+        self,
+        samples: Samples,
+        rows: FloatArray,
+        gap: NDArray[np.bool_],
+        at: int,
+        lockout: tuple[FloatArray, ...] | None = None,
+    ) -> tuple[int, int, int, int]:
         """``push``, with the grid points that are now final written straight into the
         caller's buffers: values into ``rows[at:]`` (c columns, as the samples), flags into
-        ``gap[at:]``. Returns (grid index of the first, how many). When they do not fit,
-        nothing is done and the count is negative: make room for that many and call again.
+        ``gap[at:]``. Returns (grid index of the first, how many, 0, SCAN_DONE). When they do
+        not fit, nothing is done and the count is negative: make room for that many and call
+        again.
+
+        ``lockout``: a lockout detector's kernel arguments (``LockoutDetector.kernel_args``):
+        the new rows also go through the detector's kernel, in the same compiled call, and
+        the last two numbers are its scan's stopping row and SCAN_* code.
         """
         t_s, acc, gyro = samples.t_s, samples.acc_g, samples.gyro_dps
         n = t_s.shape[0]
         if n == 0:
-            return 0, 0
-        if self._m + n > self._t.size or self._v.shape[1] != (3 if gyro is None else 6):
+            return 0, 0, 0, SCAN_DONE
+        if self._state[0] + n > self._t.size or self._v.shape[1] != (3 if gyro is None else 6):
             self._room(samples)
         if t_s.dtype != _F64 or acc.dtype != _F64:  # the kernel's types (any layout)
             t_s, acc = t_s.astype(np.float64), acc.astype(np.float64)
@@ -108,12 +133,17 @@ class GridResampler:
             gyro = _NO_GYRO
         elif gyro.dtype != _F64:
             gyro = gyro.astype(np.float64)
-        self._m, k_to, n = grid_push_into(
-            self._t, self._v, self._m, t_s, acc, gyro, self._next_k, self.rate_hz,
+        if lockout is not None:
+            return grid_lockout_step(t_s, acc, gyro, rows, gap, at, self._t, self._v,
+                                     self._state, self.rate_hz, self.max_gap_s, *lockout)
+        state = self._state
+        m, k_to, n = grid_push_into(
+            self._t, self._v, int(state[0]), t_s, acc, gyro, int(state[1]), self.rate_hz,
             self.max_gap_s, rows, gap, at,
         )
-        self._next_k = k_to
-        return k_to - n, n
+        if n >= 0:
+            state[0], state[1] = m, k_to
+        return k_to - max(n, 0), n, 0, SCAN_DONE
 
     def _room(self, samples: Samples) -> None:
         """Room in the input buffer for ``samples`` (the kernel fills it)."""
@@ -138,11 +168,11 @@ class GridResampler:
     def _step(
         self, t_s: FloatArray, acc: FloatArray, gyro: FloatArray, *, final: bool
     ) -> GridBlock | None:
-        self._m, k_to, out, gap = grid_push(
+        m, k_to, out, gap = grid_push(
             self._t, self._v, self._m, t_s, acc, gyro, self._next_k, self.rate_hz,
             self.max_gap_s, final,
         )
-        self._next_k = k_to
+        self._state[0], self._state[1] = m, k_to
         n = out.shape[0]
         if n == 0:
             return None
