@@ -301,3 +301,11 @@ def test_session_id_does_not_depend_on_chunking() -> None:
     whole = _feed(samples, [len(samples)], AnalysisOptions())[0]
     part = _feed(samples, [101], AnalysisOptions())[0]
     assert part.session_id == whole.session_id
+    # nor on the arrays' memory layout: columns of a wider array are strided views
+    wide = np.hstack([samples.acc_g, samples.acc_g])
+    gyro = None if samples.gyro_dps is None else np.hstack([samples.gyro_dps] * 2)[:, 3:]
+    strided = Samples(samples.t_s, wide[:, 3:], gyro)
+    assert not strided.acc_g.flags.c_contiguous
+    assert _feed(strided, [7, 50], AnalysisOptions())[0] == whole
+    other = Samples(samples.t_s, samples.acc_g * 1.001, samples.gyro_dps)
+    assert _feed(other, [101], AnalysisOptions())[0].session_id != whole.session_id

@@ -106,8 +106,11 @@ class Engine:
             self._t_first = float(t_s[0])
         self._n_in += n
         self._t_end = t_s  # (its last one is the session's end so far)
-        _hash_rows(self._digest_t, t_s)
-        _hash_rows(self._digest_a, samples.acc_g)
+        try:  # a contiguous array is its own buffer (numpy's stubs do not say it is one)
+            self._digest_t.update(t_s)  # type: ignore[arg-type]
+            self._digest_a.update(samples.acc_g)  # type: ignore[arg-type]
+        except ValueError:  # "ndarray is not C-contiguous": hash the C-order copy
+            self._rehash(t_s, samples.acc_g)
         # resampled straight into the tracker's raw buffer (grown when they do not fit); live,
         # the lockout detector scans the new rows in the same compiled call once it has
         # started (its first block, and a block too long for its buffers, go through
@@ -144,6 +147,15 @@ class Engine:
         self._with_gyro = samples.has_gyro
         self._tracker = VelocityTracker(self.p, self._with_gyro)
         return self._tracker
+
+    def _rehash(self, t_s: FloatArray, acc_g: FloatArray) -> None:
+        """``feed``'s digests of a block with a strided array (either may have failed)."""
+        t_bytes = np.ascontiguousarray(t_s).data
+        if t_s.flags.c_contiguous:  # it went in; acc failed
+            self._digest_a.update(np.ascontiguousarray(acc_g).data)
+            return
+        self._digest_t.update(t_bytes)
+        self._digest_a.update(np.ascontiguousarray(acc_g).data)
 
     def _detector(self) -> LockoutDetector:
         self._lockout = detector_of(self)
@@ -442,14 +454,6 @@ class Engine:
         n = tr.n_final
         t_s = np.asarray(tr.t_of(0) + np.arange(n) * tr.dt_s, dtype=np.float64)
         return Trace(t_s, tr.speed.data.copy(), tr.position_m())
-
-
-def _hash_rows(digest: Any, a: FloatArray) -> None:
-    """Add ``a``'s bytes in C order to ``digest`` (a hashlib object)."""
-    try:
-        digest.update(a)  # a contiguous array is its own buffer
-    except ValueError:  # "ndarray is not C-contiguous": a strided view
-        digest.update(np.ascontiguousarray(a).data)
 
 
 def _shifted(m: Move, d: int) -> Move:

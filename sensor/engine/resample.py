@@ -127,11 +127,11 @@ class GridResampler:
             return 0, 0, 0, SCAN_DONE
         if self._state[0] + n > self._t.size or self._v.shape[1] != (3 if gyro is None else 6):
             self._room(samples)
-        if t_s.dtype != _F64 or acc.dtype != _F64:  # the kernel's types (any layout)
-            t_s, acc = t_s.astype(np.float64), acc.astype(np.float64)
+        if t_s.dtype is not _F64 or acc.dtype is not _F64:  # the kernel's types, any layout
+            t_s, acc = t_s.astype(np.float64), acc.astype(np.float64)  # (native float64 only)
         if gyro is None:
             gyro = _NO_GYRO
-        elif gyro.dtype != _F64:
+        elif gyro.dtype is not _F64:
             gyro = gyro.astype(np.float64)
         if lockout is not None:
             return grid_lockout_step(t_s, acc, gyro, rows, gap, at, self._t, self._v,
