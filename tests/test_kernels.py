@@ -63,7 +63,7 @@ def _front_chunked(
     zi_s = sosfilt_zi(sos_s)[0][:, None] * values[0][None, :]
     tail = np.repeat(values[:1], W - 1, axis=0)
     ba = (sos[0, :3].copy(), sos[0, 3:].copy(), sos_s[0, :3].copy(), sos_s[0, 3:].copy())
-    hist = np.zeros((HIST, 2))
+    hist = np.zeros((2, HIST))
     par = np.zeros(kernels.PAR_SIZE)
     par[[kernels.P_FLOOR_STEP, kernels.P_STILL_RATIO, kernels.P_ACC_MIN, kernels.P_GYRO_MIN,
          kernels.P_FLOOR_A_MIN, kernels.P_FLOOR_G_MIN]] = [STEP, 6.0, 1e-4, 0.5, 1e-7, 0.002]
@@ -240,16 +240,16 @@ def test_kth_smallest_is_the_partition_whatever_the_guess(kind: str) -> None:
     rng = np.random.default_rng(["spread", "ties", "signed", "nan"].index(kind))
     for _ in range(200):
         m = int(rng.integers(1, 400))
-        x = {"spread": rng.exponential(1.0, (m + 3, 2)),
-             "ties": rng.integers(0, 4, (m + 3, 2)).astype(float),
-             "signed": rng.normal(size=(m + 3, 2)),
-             "nan": rng.exponential(1.0, (m + 3, 2))}[kind]
+        x = {"spread": rng.exponential(1.0, (2, m + 3)),
+             "ties": rng.integers(0, 4, (2, m + 3)).astype(float),
+             "signed": rng.normal(size=(2, m + 3)),
+             "nan": rng.exponential(1.0, (2, m + 3))}[kind]
         if kind == "nan":
-            x[rng.integers(0, m), 1] = np.nan
+            x[1, rng.integers(0, m)] = np.nan
         kth = int(rng.integers(0, m)) if rng.random() < 0.3 else (m - 1) // 10
         for col in (0, 1):
-            ref = np.partition(x[:m, col].copy(), kth)[kth]
-            near = np.sort(x[:m, col])[min(m - 1, kth + 3)]
+            ref = np.partition(x[col, :m].copy(), kth)[kth]
+            near = np.sort(x[col, :m])[min(m - 1, kth + 3)]
             for guess in (ref, near, 0.0, np.inf, -np.inf, np.nan, float(rng.normal())):
                 kernels._kth_smallest(x, m, col, kth, 1e300)  # scratch memory not the answer
                 got = kernels._kth_smallest(x, m, col, kth, guess)

@@ -155,8 +155,8 @@ def _biquad_row(x: float, b: FloatArray, a: FloatArray, z: FloatArray, ch: int) 
 
 @_compiled
 def _update_floor(hist: FloatArray, m: int, par: FloatArray, st: FloatArray) -> None:
-    """The noise floor, the 10th percentile (lower) of the ``m`` rows of activity history
-    (the order does not matter), and the thresholds it gives."""
+    """The noise floor, the 10th percentile (lower) of the first ``m`` entries of each row
+    of the activity history (the order does not matter), and the thresholds it gives."""
     kth = (m - 1) // 10
     q_a = _kth_smallest(hist, m, 0, kth, st[S_KTH])
     q_g = _kth_smallest(hist, m, 1, kth, st[S_KTH + 1])
@@ -173,31 +173,35 @@ _NEAR_RANKS = 64  # _kth_smallest: a guess this many ranks from the answer is ne
 
 @_compiled
 def _kth_smallest(x: FloatArray, m: int, col: int, kth: int, guess: float) -> float:
-    """``np.partition(x[:m, col], kth)[kth]``, the kth smallest (0-based), found from a
+    """``np.partition(x[col, :m], kth)[kth]``, the kth smallest (0-based), found from a
     ``guess`` near it (the last floor: the history has changed by a second since).
 
     One pass counts the values under and at the guess; when the answer is not the guess
     itself, a second pass keeps the few values between the guess and the answer (sorted,
     at most ``_NEAR_RANKS``). A guess further off, or a NaN, falls back to the partition.
     """
+    if math.isnan(guess):
+        return float(np.partition(x[col, :m].copy(), kth)[kth])
     below = 0
     at_most = 0
-    for i in range(m):
-        v = x[i, col]
-        if math.isnan(v) or math.isnan(guess):
-            return float(np.partition(x[:m, col].copy(), kth)[kth])
+    nans = 0
+    for i in range(m):  # no branch: the loop vectorises (the row is contiguous)
+        v = x[col, i]
         below += v < guess
         at_most += v <= guess
+        nans += v != v
+    if nans:
+        return float(np.partition(x[col, :m].copy(), kth)[kth])
     if below <= kth < at_most:
         return guess
     up = kth >= at_most  # the answer is above the guess
     j = kth - at_most if up else below - 1 - kth  # its rank among those above / below
     if j >= _NEAR_RANKS:
-        return float(np.partition(x[:m, col].copy(), kth)[kth])
+        return float(np.partition(x[col, :m].copy(), kth)[kth])
     near = np.empty(j + 1)  # the j + 1 values nearest the guess on that side, nearest first
     size = 0
     for i in range(m):
-        v = x[i, col]
+        v = x[col, i]
         if up:
             if not (v > guess and (size <= j or v < near[j])):
                 continue
@@ -290,11 +294,11 @@ def _front(  # noqa: PLR0917 - as lockout_front
         sig[r, SIG_ACT + 1] = act_g
         count = int(st[S_HIST_N])
         if (k0 + r) % int(par[P_FLOOR_STEP]) == 0 and count:
-            _update_floor(hist, min(count, hist.shape[0]), par, st)
+            _update_floor(hist, min(count, hist.shape[1]), par, st)
         sig[r, SIG_THR] = st[S_THR_A]
         sig[r, SIG_THR + 1] = st[S_THR_G]
-        hist[count % hist.shape[0], 0] = act_a
-        hist[count % hist.shape[0], 1] = act_g
+        hist[0, count % hist.shape[1]] = act_a
+        hist[1, count % hist.shape[1]] = act_g
         st[S_HIST_N] = count + 1
     tail[:] = x[n:]
 
@@ -318,7 +322,8 @@ def lockout_front(  # noqa: PLR0917 - one compiled call: arrays in, state in pla
     """The detector's per-sample signals of a grid block ``values`` (n, c): acc in g, then
     gyro in deg/s if c >= 6, row r at grid index ``k0 + r``. Returns (n, SIG_COLS); updates
     in place the filter states ``zi`` (2, 3), ``zi_s`` (2, c), the window history ``tail``
-    (w - 1, c), and the activity history ``hist`` (a ring of the last rows, (h, 2)) with the
+    (w - 1, c), and the activity history ``hist`` (rows acc, gyro: a ring of the last h grid
+    rows' activity, (2, h)) with the
     noise floor and thresholds in ``st``.
 
     The floor (10th percentile of the history, lower) is updated at grid indices that are

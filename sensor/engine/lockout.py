@@ -143,7 +143,7 @@ class LockoutDetector:
         self._args: tuple[FloatArray, ...] | None = None  # _kernel_args, once known
         self._w = max(2, round(self.p.still_window_s * rate_hz))
         # (acc, gyro) activity of the last floor_history_s, a ring: the noise floor's history
-        self._hist = np.zeros((max(10, round(self.p.floor_history_s * rate_hz)), 2))
+        self._hist = np.zeros((2, max(10, round(self.p.floor_history_s * rate_hz))))
         self._min_still = max(1, round(self.p.min_still_s * rate_hz))
         # still observations, oldest first: rows (ux, uy, uz, err_g, samples); the first
         # _n_obs rows are in use
