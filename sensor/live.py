@@ -88,6 +88,7 @@ class LinkStats:
     reconnects: int = 0
     battery_pct: int | None = None
     rate_hz: float | None = None  # samples per second of arrival time, recently
+    loss_countable: bool = True  # False: the model's packets carry no sequence number
     _arrivals: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
 
     @property
@@ -156,7 +157,7 @@ class LiveSession:
         self.sinks = list(sinks)
         self.on_event = on_event
         self.clock = clock
-        self.link = LinkStats()
+        self.link = LinkStats(loss_countable=FORMATS[self.decoder.model].seq_field is not None)
         self.events: list[Event] = []
         self.sink_errors = 0
         self.error: str | None = None  # why the link ended, when it was not asked to
@@ -302,6 +303,7 @@ class LiveSession:
         if stamped_on_arrival and self.nominal_rate_hz is None:
             self.nominal_rate_hz = link.rate_hz
         self.decoder = StreamDecoder(link.model, nominal_rate_hz=self.nominal_rate_hz or 10.0)
+        self.link.loss_countable = FORMATS[link.model].seq_field is not None
 
     async def run(
         self,

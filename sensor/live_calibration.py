@@ -45,7 +45,7 @@ async def calibrate_on_link(
     link: SensorLink, session: CalibrationSession, on_event: Callable[[LiveEvent], None]
 ) -> CalibrationProfile | None:
     """Run ``session`` on an open link until it finishes; None if the link closes first."""
-    decoder = StreamDecoder(link.model)
+    decoder = StreamDecoder(link.model, nominal_rate_hz=link.rate_hz)  # (arrival-stamped)
     if link.info is not None:
         on_event(link.info)
     for event in session.start():

@@ -39,7 +39,7 @@ class LiveView:
     tempo: LiveTempo
     pause_target_s: float | None
     rate_hz: float | None
-    loss_pct: float
+    loss_pct: float | None  # None: the sensor sends no sequence number, loss is not countable
     lost_packets: int
     battery_pct: int | None
     connected: bool
@@ -61,11 +61,12 @@ def render(view: LiveView) -> list[str]:
     rate = "-" if view.rate_hz is None else f"{view.rate_hz:.0f}/s"
     battery = "?" if view.battery_pct is None else f"{view.battery_pct}%"
     link = "connected" if view.connected else "RECONNECTING"
+    loss = "n/a" if view.loss_pct is None else f"{view.loss_pct:.1f}% ({view.lost_packets})"
     lines = [
         f"set {view.set_index + 1}  leg {view.leg.value:<5}  reps {view.reps:>2}{hold}",
         f"last rep  up {_fmt_s(t.concentric_s)}  hold {_fmt_s(t.hold_s)}"
         f"  down {_fmt_s(t.eccentric_s)}",
-        f"link {link}  {rate}  loss {view.loss_pct:.1f}% ({view.lost_packets})"
+        f"link {link}  {rate}  loss {loss}"
         f"  battery {battery}",
     ]
     if view.last_set:
@@ -152,7 +153,7 @@ def view_of(state: ViewState, keys: bool = False) -> LiveView:
         tempo=det.tempo,
         pause_target_s=s.options.pause_s,
         rate_hz=link.rate_hz,
-        loss_pct=link.loss_pct,
+        loss_pct=link.loss_pct if link.loss_countable else None,
         lost_packets=link.lost_packets,
         battery_pct=link.battery_pct,
         connected=state.connected,

@@ -53,6 +53,8 @@ def test_render_pause_target_unknowns_reconnecting_and_keys() -> None:
     assert lines[3:] == ["set 1 (left): 8 reps", KEYS_HELP]
     assert render(view(hold_s=3.2, pause_target_s=3.0))[0].endswith("/ 3s ok")
     assert "HOLD" not in render(view(hold_s=None))[0]
+    # a sensor with no sequence numbers (WitMotion): loss cannot be counted, and says so
+    assert render(view(loss_pct=None))[2] == "link connected  100/s  loss n/a  battery 87%"
 
 
 def make_set(index: int, leg: Leg, n: int) -> SetResult:

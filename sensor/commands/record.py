@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from sensor.commands.analyze import add_analysis_options, options_from_args, print_summary
+from sensor.decode import SensorModel
 from sensor.errors import HipthrustError
 from sensor.live import LiveResult, LiveSession, default_recording_path
 from sensor.mqtt_live import add_publish_options, publish_config, run_publishing
@@ -41,6 +42,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="print the summary JSON at the end (the display goes to stderr)")
     p.add_argument("--virtual", action="store_true",
                    help="no hardware: a virtual sensor plays a simulated session")
+    p.add_argument("--model", choices=[m.value for m in SensorModel],
+                   default=SensorModel.HIPTHRUST.value,
+                   help="--virtual: which sensor the virtual sensor plays (default: hipthrust)")
     p.add_argument("--speed", type=float, default=1.0,
                    help="--virtual: play-back speed (1 = real time, 0 = as fast as possible)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
@@ -123,8 +127,10 @@ async def _run_paired(session: LiveSession, stop: asyncio.Event, timeout_s: floa
 
 def report_line(result: LiveResult, error: str | None) -> str:
     link = result.link
+    loss = (f"{link.lost_packets} lost ({link.loss_pct:.1f} %)" if link.loss_countable
+            else "loss not countable (the sensor sends no sequence numbers)")
     text = (f"recorded {result.samples_written} samples to {result.path}; "
-            f"{link.packets} packets, {link.lost_packets} lost ({link.loss_pct:.1f} %)")
+            f"{link.packets} packets, {loss}")
     if link.disconnects:
         text += f", {link.disconnects} disconnect(s), {link.reconnects} reconnect(s)"
     if error:
@@ -146,7 +152,8 @@ def run(args: argparse.Namespace) -> int:
     if args.leg:  # the same as --first-leg: ``analyze --first-leg`` gives the same summary
         options = replace(options, first_leg=Leg(args.leg))
         meta["first_leg"] = args.leg
-    session = LiveSession(out, options, metadata=meta)
+    model = SensorModel(args.model) if args.virtual else SensorModel.HIPTHRUST  # (paired: its own)
+    session = LiveSession(out, options, model=model, metadata=meta)
     display_out = sys.stderr if args.json else sys.stdout
     result = asyncio.run(run_publishing(cfg, session, run_live(
         session, samples=samples, display_out=display_out, speed=args.speed,

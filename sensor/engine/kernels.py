@@ -189,7 +189,7 @@ def _kth_smallest(x: FloatArray, m: int, col: int, kth: int, guess: float) -> fl
         v = x[col, i]
         below += v < guess
         at_most += v <= guess
-        nans += v != v
+        nans += math.isnan(v)
     if nans:
         return float(np.partition(x[col, :m].copy(), kth)[kth])
     if below <= kth < at_most:
