@@ -247,22 +247,30 @@ class Engine:
 
     def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
         speed = self._t.speed.data[a:b]  # the region's, indexed from a
-        cands = self._pairing(moves)
+        groups = self._groups(self._pairing(moves))
         alt = self._detrended(a, b, moves)
         if alt is not None:
-            alt_cands = self._pairing(self._moves_in(alt, a))
-            if len(alt_cands) > len(cands):
-                speed, cands = alt, alt_cands
+            # the de-drifted speed wins when its sets hold more reps, and every rep of the
+            # plain speed's among them (it finds the reps drift hid, and loses none)
+            alt_groups = self._groups(self._pairing(self._moves_in(alt, a)))
+            alt_reps = [c for g in alt_groups for c in g]
+            if len(alt_reps) > sum(map(len, groups)) and all(
+                any(_overlap(c.rise, d.rise) for d in alt_reps) for g in groups for c in g
+            ):
+                speed, groups = alt, alt_groups
         events: list[Event] = []
-        for split in self._split(cands):
-            group = self._consistent(split)  # a set's reps are alike (walking's are not)
-            if len(group) < self.p.min_reps_per_set:
-                continue
+        for group in groups:
             s = self._build_set(group, speed, a)
             self._sets.append(s)
             events += [RepDone(s.index, s.leg, r) for r in s.reps]
             events.append(SetDone(s))
         return events
+
+    def _groups(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
+        """The sets among a region's reps: split at long pauses, each set's reps alike
+        (walking's are not), and enough of them."""
+        groups = (self._consistent(split) for split in self._split(cands))
+        return [g for g in groups if len(g) >= self.p.min_reps_per_set]
 
     def _moves_in(self, speed: FloatArray, a: int) -> list[Move]:
         """The moves of ``speed``, a region's speed that starts at grid sample ``a``."""
@@ -454,6 +462,11 @@ class Engine:
         n = tr.n_final
         t_s = np.asarray(tr.t_of(0) + np.arange(n) * tr.dt_s, dtype=np.float64)
         return Trace(t_s, tr.speed.data.copy(), tr.position_m())
+
+
+def _overlap(m: Move, n: Move) -> bool:
+    """Do two moves share a grid sample?"""
+    return m.i0 < n.i1 and n.i0 < m.i1
 
 
 def _shifted(m: Move, d: int) -> Move:
