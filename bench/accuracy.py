@@ -166,10 +166,16 @@ def main() -> int:
     print(f"  leg right (sets)             {s['leg_right_pct']:.1f} %")
     print(f"  phantom sets                 {s['phantom_sets']}       target 0")
     print(f"  asymmetry flags right        {s['asymmetry_right_pct']:.1f} %   target >= 95 %")
-    print(f"  other lifts, exact count     {s['other_lift_exact_pct']:.1f} %   "
-          f"({s['other_lift_sets']} sets of squat/deadlift/row/press/curl)")
-    print(f"  pelvic tilt flag right       {s['tilt_flag_right_pct']:.1f} %   "
-          f"({s['tilt_reps']} hip reps; median error {s['tilt_median_err_deg']:.2f} deg)")
+    if s["other_lift_sets"]:
+        print(f"  other lifts, exact count     {s['other_lift_exact_pct']:.1f} %   "
+              f"({s['other_lift_sets']} sets of squat/deadlift/row/press/curl)")
+    else:
+        print("  other lifts, exact count     n/a (hip thrusts only)")
+    if s["tilt_reps"]:
+        print(f"  pelvic tilt flag right       {s['tilt_flag_right_pct']:.1f} %   "
+              f"({s['tilt_reps']} hip reps; median error {s['tilt_median_err_deg']:.2f} deg)")
+    else:
+        print("  pelvic tilt flag right       n/a (no tilt truth from this generator)")
     for m in PHASE_METRICS:
         print(f"  {m:<13} error median {s[m + '_median_err']:.3f} s  p95 "
               f"{s[m + '_p95_err']:.3f} s   target median <= 0.1 s")
