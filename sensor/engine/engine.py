@@ -82,6 +82,7 @@ class Engine:
         self._digest_a = hashlib.sha256()
         self._finished = False
         self._lockout: LockoutDetector | None = None  # live: detector_of(self), once looked up
+        self._lockout_args: tuple[FloatArray, ...] | None = None  # its kernel's, once started
 
     @property
     def _t(self) -> VelocityTracker:
@@ -115,8 +116,7 @@ class Engine:
         # the lockout detector scans the new rows in the same compiled call once it has
         # started (its first block, and a block too long for its buffers, go through
         # push_values)
-        det = self._lockout
-        lockout = det.kernel_args() if det is not None else None
+        lockout = self._lockout_args
         rows, gap, at = tr.grid_buffers()
         k_from, n_grid, i, what = self._resampler.push_into(samples, rows, gap, at, lockout)
         if n_grid < 0:
@@ -128,10 +128,12 @@ class Engine:
         events = self._close_sets(final=False) if tr.speed.n != self._idle_n else []
         if not self.live:
             return events
-        if det is None or what == SCAN_NO_ROOM:
-            det = self._lockout or self._detector()
+        det = self._lockout
+        if det is None or lockout is None or what == SCAN_NO_ROOM:
+            det = det or self._detector()
             events += det.push_values(k_from, rows[at : at + n_grid],
                                       sets_closed=len(self._sets), leg_of_set=self._leg)
+            self._lockout_args = det.kernel_args()  # (new after its first block, or growing)
         elif what != SCAN_DONE:
             events += det.scanned(k_from, n_grid, i, what, sets_closed=len(self._sets),
                                   leg_of_set=self._leg)
