@@ -151,12 +151,10 @@ class Engine:
         return self._tracker
 
     def _rehash(self, t_s: FloatArray, acc_g: FloatArray) -> None:
-        """``feed``'s digests of a block with a strided array (either may have failed)."""
-        t_bytes = np.ascontiguousarray(t_s).data
-        if t_s.flags.c_contiguous:  # it went in; acc failed
-            self._digest_a.update(np.ascontiguousarray(acc_g).data)
-            return
-        self._digest_t.update(t_bytes)
+        """``feed``'s digests when a block's array is strided: the times went in unless they
+        were the strided one."""
+        if not t_s.flags.c_contiguous:
+            self._digest_t.update(np.ascontiguousarray(t_s).data)
         self._digest_a.update(np.ascontiguousarray(acc_g).data)
 
     def _detector(self) -> LockoutDetector:
