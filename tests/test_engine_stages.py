@@ -428,6 +428,29 @@ def test_phase_indices_drifted_hold_is_read_from_its_level() -> None:
     assert phase_indices(clean, rep2, 0.05, flat_step_mps=0.002) == phase_indices(clean, rep2, 0.05)
 
 
+def test_phase_indices_wavering_hold_lasts_until_the_top_is_left() -> None:
+    # rise 0.3 m, a 30-sample hold whose speed wavers (down to -0.04 m/s, past the descent's
+    # threshold right after the lockout, then -0.005: 1 cm in all), then the descent
+    i = np.arange(15)
+    wave = np.concatenate([-0.04 * np.sin(np.pi * (i + 0.5) / 15), np.full(15, -0.005)])
+    speed = _profile([15, _tri(25, 0.6), wave, -_tri(40, 0.375) - 0.005, 15])
+    rise, fall = find_moves(speed, DT, 0.03, 0)  # the waver is part of the descent's move
+    rep = RepCandidate(rise, fall, top_start=False)
+    plain = phase_indices(speed, rep, 0.05, flat_step_mps=0.002, flat_min=10)
+    assert plain.descent - plain.lockout < 10  # the waver reads as a descent 0.1 s in
+    held = phase_indices(speed, rep, 0.05, flat_step_mps=0.002, flat_min=10,
+                         band_steps=0.02 * RATE)
+    hold_end = 15 + 2 * 25 + 1 + 30  # index of the descent's first sample
+    assert held.descent == pytest.approx(hold_end + 40 * 0.025 / 0.375, abs=0.5)
+    assert (held.start, held.lockout, held.bottom) == (plain.start, plain.lockout, plain.bottom)
+    # a hold that is really left at once (a bounce) stays short
+    bounce = _profile([15, _tri(25, 0.6), -_tri(40, 0.375), 15])
+    m2 = find_moves(bounce, DT, 0.03, 0)
+    rep2 = RepCandidate(m2[0], m2[1], top_start=False)
+    assert phase_indices(bounce, rep2, 0.05, flat_step_mps=0.002, band_steps=0.02 * RATE) == (
+        phase_indices(bounce, rep2, 0.05))
+
+
 def test_phase_indices_top_start_rep() -> None:
     speed = _profile([10, -_tri(40, 0.375), 20, _tri(25, 0.6), 10])
     moves = find_moves(speed, DT, 0.03, 0)

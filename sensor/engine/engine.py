@@ -366,6 +366,7 @@ class Engine:
             phase_indices(
                 speed, RepCandidate(_shifted(c.rise, -a), _shifted(c.fall, -a), c.top_start),
                 frac, flat_step_mps=step, flat_min=flat_min,
+                band_steps=min(self.p.hold_band_m, 0.1 * c.rise.disp_m) * self.p.grid_rate_hz,
             ).shifted(a)
             for c in group
         ]

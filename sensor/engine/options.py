@@ -70,6 +70,7 @@ class EngineParams:
     phase_fraction: float = 0.05  # the spec's 5 % of peak concentric speed
     hold_flat_mps2: float = 0.1  # a hold's speed changes slower than this (m/s per s) ...
     hold_flat_s: float = 0.2  # ... for at least this long (its level is drift to take off)
+    hold_band_m: float = 0.02  # else a hold lasts until the position leaves this band (or 10 %)
     min_range_m: float = 0.10  # smallest rep (rise) that counts
     max_range_m: float = 1.2
     min_phase_s: float = 0.25  # shortest concentric or eccentric

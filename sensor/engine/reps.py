@@ -162,6 +162,7 @@ def phase_indices(
     *,
     flat_step_mps: float = 0.0,
     flat_min: int = 10,
+    band_steps: float = 0.0,
 ) -> PhaseIndices:
     """The four boundaries where the speed crosses ``fraction`` of the peak rise speed.
 
@@ -185,6 +186,8 @@ def phase_indices(
         held = _held_top(speed, rep, thr, flat_step_mps, flat_min)
         if held is not None:
             lockout, descent = held
+        elif band_steps > 0:
+            descent = max(descent, _left_top(speed, rep, lockout, thr, band_steps))
     return PhaseIndices(
         start=_cross(speed, int(up[0]) - 1, thr),
         lockout=lockout,
@@ -225,6 +228,26 @@ def _held_top(
         return None
     i_desc = i_lock + int(down[0])
     return pk + _cross(rel, i_lock - 1, thr), pk + _cross(rel, i_desc - 1, -thr)
+
+
+def _left_top(speed: FloatArray, rep: RepCandidate, lockout: float, thr: float,
+              band_steps: float) -> float:
+    """The descent of a hold that no rest anchors and whose speed wavers (it crosses the
+    descent's threshold right after the lockout): the last crossing of ``-thr`` before the
+    hips or bar leave the top for good, ``band_steps`` (m, in speed-sample units: m / dt)
+    below where they locked out."""
+    i0 = int(lockout) + 1
+    trough = rep.fall.i0 + int(speed[rep.fall.i0 : rep.fall.i1].argmin())
+    if trough <= i0:
+        return lockout
+    z = np.cumsum(speed[i0 : trough + 1])  # position from the lockout, in m / dt
+    out = np.flatnonzero(z < -band_steps)
+    if out.size == 0:
+        return lockout
+    above = np.flatnonzero(speed[i0 : i0 + int(out[0])] > -thr)
+    if above.size == 0:
+        return lockout
+    return _cross(speed, i0 + int(above[-1]), -thr)
 
 
 def _cross(speed: FloatArray, i: int, level: float) -> float:
