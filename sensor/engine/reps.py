@@ -172,6 +172,8 @@ def phase_indices(
     at least ``flat_min`` samples between the rise's peak and the descent's trough whose
     speed changes less than that per sample is the hold; when its level is off zero by more
     than half the threshold, the lockout and the descent are the crossings relative to it.
+    When there is no such run, and ``band_steps`` > 0, the hold lasts until the position
+    leaves a band below the lockout (``_left_top``): a wavering speed is not a descent.
     """
     r, f = rep.rise, rep.fall
     vpk = float(speed[r.i0 : r.i1].max())
@@ -234,8 +236,9 @@ def _left_top(speed: FloatArray, rep: RepCandidate, lockout: float, thr: float,
               band_steps: float) -> float:
     """The descent of a hold that no rest anchors and whose speed wavers (it crosses the
     descent's threshold right after the lockout): the last crossing of ``-thr`` before the
-    hips or bar leave the top for good, ``band_steps`` (m, in speed-sample units: m / dt)
-    below where they locked out."""
+    hips or bar leave the top for good, a band below where they locked out. The position is
+    the running sum of the speed samples, so ``band_steps`` is the band (m) over the sample
+    interval (s)."""
     i0 = int(lockout) + 1
     trough = rep.fall.i0 + int(speed[rep.fall.i0 : rep.fall.i1].argmin())
     if trough <= i0:
