@@ -161,3 +161,34 @@ def test_any_chunking_gives_the_same_events(size: int) -> None:
     ones = [e for _, e in feed(LockoutDetector(RATE_HZ), k, values, 1)]
     assert len(ones) == 5
     assert [e for _, e in feed(LockoutDetector(RATE_HZ), k, values, size)] == ones
+
+
+def test_the_scale_is_the_median_of_the_paired_reps() -> None:
+    """A rise becomes part of the scale once its descent matches it; after ``confirm_reps``
+    of them the scale is their median rise and peak speed (min-jerk: 1.875 x mean speed)."""
+    k, values, _ = synthetic_session(reps=5, rise_m=0.25)
+    det = LockoutDetector(RATE_HZ)
+    stop = int(np.searchsorted(k, k[0] + round(3 / 0.02) + 2 * round(4.7 / 0.02)))
+    feed(det, k[:stop], values[:stop], 8)  # two reps with their descents
+    assert det.scale is None
+    feed(det, k[stop:], values[stop:], 8)
+    assert det.scale is not None
+    rise_m, peak_mps = det.scale
+    assert rise_m == pytest.approx(0.25, abs=0.03)
+    assert peak_mps == pytest.approx(1.875 * 0.25, abs=0.05)
+
+
+def test_rises_the_scale_refuses_three_times_replace_it() -> None:
+    """After 0.15 m reps, 0.40 m rises are off the scale: refused, until ``confirm_reps``
+    of them (each with its matching descent) show that these are the athlete's reps now."""
+    k, values, _ = synthetic_session(reps=4, rise_m=0.15)
+    k2, values2, truth2 = synthetic_session(reps=5, rise_m=0.40, k0=int(k[-1]) + 1, seed=1)
+    det = LockoutDetector(RATE_HZ)
+    small = [e for _, e in feed(det, k, values, 10)]
+    assert len(small) == 4
+    assert det.scale is not None
+    assert det.scale[0] == pytest.approx(0.15, abs=0.02)
+    big = [e for _, e in feed(det, k2, values2, 10)]
+    confirm = det.p.confirm_reps
+    assert [e.t_s for e in big] == pytest.approx(truth2[confirm:], abs=0.06)
+    assert det.scale[0] == pytest.approx(0.40, abs=0.04)

@@ -129,14 +129,15 @@ class Engine:
         if not self.live:
             return events
         det = self._lockout
+        if events and det is not None:  # sets closed: the detector's next lockout is a new set
+            det.sets_closed(len(self._sets))
         if det is None or lockout is None or what == SCAN_NO_ROOM:
             det = det or self._detector()
             events += det.push_values(k_from, rows[at : at + n_grid],
                                       sets_closed=len(self._sets), leg_of_set=self._leg)
             self._lockout_args = det.kernel_args()  # (new after its first block, or growing)
-        elif what != SCAN_DONE:
-            events += det.scanned(k_from, n_grid, i, what, sets_closed=len(self._sets),
-                                  leg_of_set=self._leg)
+        elif what != SCAN_DONE:  # a lockout (the detector's events ran in the kernel)
+            events += det.scanned(k_from, n_grid, i, what, leg_of_set=self._leg)
         return events
 
     def _first_block(self, samples: Samples) -> VelocityTracker:

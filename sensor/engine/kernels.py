@@ -5,9 +5,9 @@ a few samples at a time, so its inner loops are compiled here: the lockout detec
 biquads, trailing-window variance, noise floor, stillness test and state machine scan, and the
 grid resampler's buffer, binning and interpolation. Each kernel does the arithmetic of the
 numpy/scipy code it replaced, in the same order (sums are sequential), so the results do not
-depend on how the input was chunked. Rare decisions (the gravity-error fit, judging and
-pairing rises, events) stay in Python: the scanning kernel runs until something Python must
-decide and returns its index.
+depend on how the input was chunked. The detector's state machine (judging and pairing
+rises, the gravity-error fit at each rest) runs in the same call; a block's kernel returns to
+Python only at a lockout, to make its event.
 
 The kernels are compiled once per machine and cached on disk (numba's ``cache=True``: next to
 this file, or in the user's cache when the package folder is read-only). Each public kernel
@@ -99,16 +99,27 @@ P_LEVEL_G = 13  # still_level_g
 P_KNOWN_COS = 14
 P_GYRO = 15  # 1.0 with a gyro
 P_COEF = 16  # 16..19: the gravity-error model (c0, cx, cy, cz)
-P_N_OBS = 20  # rows of obs_u in use (0: no rest seen yet)
+P_N_OBS = 20  # rows of obs in use (0: no rest seen yet)
 P_FLOOR_STEP = 21  # the noise floor is updated at grid indices that are multiples of this
 P_STILL_RATIO = 22  # still when the activity is under this x the floor ...
 P_ACC_MIN = 23  # ... or under these (g^2, (deg/s)^2)
 P_GYRO_MIN = 24
 P_FLOOR_A_MIN = 25  # the floor's lower bounds (g^2, (deg/s)^2)
 P_FLOOR_G_MIN = 26
-PAR_SIZE = 27
+P_DELAY = 27  # the speed path's filter delay, s
+P_MAX_LEAD = 28  # max_lead_s
+P_HALF_W = 29  # half the stillness window, samples
+P_PAIR_RATIO = 30
+P_RANGE_RATIO = 31
+P_PEAK_RATIO = 32
+P_CONFIRM = 33  # confirm_reps
+P_SCALE_REPS = 34
+P_SET_GAP = 35  # set_gap_s
+P_MIN_REPS = 36  # min_reps_per_set
+P_RIDGE = 37  # the gravity-error fit's ridge
+PAR_SIZE = 38
 
-# -- the detector's state (``st``), shared with its Python handlers ------------------------
+# -- the detector's state (``st``), read by its Python side ------------------------
 S_V = 0  # speed, m/s
 S_Z = 1  # position, m
 S_A_PREV = 2  # last vertical acceleration, m/s^2
@@ -129,7 +140,34 @@ S_HIST_N = 18  # activity rows seen (the history ring holds the last of them)
 S_THR_A = 19  # the activity thresholds in force: acc (g^2) ...
 S_THR_G = 20  # ... and gyro ((deg/s)^2)
 S_KTH = 21  # 21, 22: the last (acc, gyro) 10th percentiles of the history, before the bounds
-ST_SIZE = 23
+# the state machine's (``lockout_events``); times in s on the grid's time base
+S_RISE_T0 = 23  # the rise left rest
+S_Z_DESC0 = 24  # position where the last descent started, m
+S_T_LOCKOUT = 25
+S_T_DESCENT = 26  # NaN: no descent from a hold in progress
+S_CONC = 27  # 27..29: the last rep's concentric, hold, eccentric (s) ...
+S_HAS_CONC = 30  # 30..32: ... 1.0 when known
+S_PENDING = 33  # a rise waiting for its descent: 0 none, 1 refused by the scale, 2 a rep
+S_PEND_RISE = 34  # its rise, m ...
+S_PEND_VPK = 35  # ... and peak speed, m/s
+S_SET_INDEX = 36  # the set of the last lockout (-1: none yet)
+S_SET_REPS = 37  # lockouts in it
+S_LAST_REP_T = 38  # last lockout, or end of a descent from a hold
+S_SETS_SEEN = 39  # sets the engine had closed, as last told
+S_N_RANGES = 40  # rows in the scale's list of recent reps (rise m, peak m/s) ...
+S_N_REJECTED = 41  # ... and in the list of paired rises it refused
+S_SCALE_R = 42  # the scale: median rise, m ...
+S_SCALE_V = 43  # ... and peak speed, m/s (valid when par[P_HAS_SCALE])
+S_EV_T = 44  # the last lockout event: time, s ...
+S_EV_SET = 45  # ... set index ...
+S_EV_REP = 46  # ... rep index in the set
+ST_SIZE = 47  # then the two lists (st_size)
+
+
+def st_size(scale_reps: int, confirm_reps: int) -> int:
+    """Length of the detector's state: ST_SIZE, then two lists of (rise m, peak m/s) rows:
+    the scale's recent reps (room for one more than either count), the refused rises."""
+    return ST_SIZE + 2 * (max(scale_reps, confirm_reps) + 1) + 2 * confirm_reps
 
 PHASE_BOTTOM = 0
 PHASE_CONCENTRIC = 1
@@ -142,6 +180,9 @@ SCAN_STILL_LONG = 1  # the still run reached min_still at this sample (resume af
 SCAN_RUN_END = 2  # this sample moves and ends a still run (resume at it, forced to move)
 SCAN_PHASE = 3  # a phase event at this sample (resume after it)
 SCAN_NO_ROOM = 4  # grid_lockout_step: the detector's signal buffer is too small (not scanned)
+# what ``lockout_events`` (and the block kernels) stop for
+SCAN_LOCKOUT = 5  # a lockout was decided (st[S_EV_*]): make its event, then resume at the row
+SCAN_RESUME = 6  # (an input to lockout_events) scan on from the row
 
 
 @_compiled
@@ -341,7 +382,7 @@ def _dot3(x: FloatArray, r: int, col: int, y: FloatArray, y0: int) -> float:
 
 
 @_compiled
-def _still_at(sig: FloatArray, r: int, par: FloatArray, obs_u: FloatArray) -> bool:
+def _still_at(sig: FloatArray, r: int, par: FloatArray, obs: FloatArray) -> bool:
     """Is grid row ``r`` still: activity under the noise floor's threshold, and |a| at the
     rest baseline where the orientation has been seen at rest."""
     if not sig[r, SIG_ACT] < sig[r, SIG_THR]:
@@ -356,8 +397,8 @@ def _still_at(sig: FloatArray, r: int, par: FloatArray, obs_u: FloatArray) -> bo
         return True
     best = -np.inf
     for j in range(n_obs):
-        cos = (sig[r, SIG_U_S] * obs_u[j, 0] + sig[r, SIG_U_S + 1] * obs_u[j, 1]
-               + sig[r, SIG_U_S + 2] * obs_u[j, 2])
+        cos = (sig[r, SIG_U_S] * obs[j, 0] + sig[r, SIG_U_S + 1] * obs[j, 1]
+               + sig[r, SIG_U_S + 2] * obs[j, 2])
         best = max(best, cos)
     return not best > par[P_KNOWN_COS]  # far from every rest seen: the level is not tested
 
@@ -372,7 +413,7 @@ def _qualified(rise: float, vpk: float, par: FloatArray) -> bool:
     return bool(ok)
 
 
-@_kernel(_UNITUPLE(_I, 2)(_BUF2, _I, _I, _B, _IN1, _BUF1, _IN2))
+@_kernel(_UNITUPLE(_I, 2)(_BUF2, _I, _I, _B, _BUF1, _BUF1, _BUF2))
 def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in place
     sig: FloatArray,
     k0: int,
@@ -380,9 +421,10 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
     force: bool,
     par: FloatArray,
     st: FloatArray,
-    obs_u: FloatArray,
+    obs: FloatArray,
 ) -> tuple[int, int]:
-    """Run the detector over rows ``i..`` of ``sig`` until Python must decide something.
+    """Run the detector over rows ``i..`` of ``sig`` until something happens: a still run
+    reaches ``min_still`` or ends, or the phase's event (``lockout_events`` handles them).
 
     ``k0`` is the grid index of row 0 (row r is at ``(k0 + r) * dt`` s). ``force``: row ``i``
     moves, whatever the stillness test says (the still run before it has just ended).
@@ -398,7 +440,7 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
     a_prev = st[S_A_PREV]
     phase = int(st[S_PHASE])
     while i < n:
-        if not force and _still_at(sig, i, par, obs_u):
+        if not force and _still_at(sig, i, par, obs):
             for ch in range(3):
                 st[S_RUN_ACC + ch] += sig[i, SIG_LP + ch]
             st[S_RUN_NORM] += sig[i, SIG_NORM]
@@ -456,30 +498,6 @@ def lockout_scan(  # noqa: PLR0917 - the state machine: arrays in, state in plac
         i += 1
     st[S_V], st[S_Z], st[S_A_PREV] = v, z, a_prev
     return n, SCAN_DONE
-
-
-@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _IN1, _BUF1, _IN2,
-                          _BUF2))
-def lockout_step(  # noqa: PLR0917 - the detector's state, in place
-    values: FloatArray,
-    k0: int,
-    ba: FloatArray,
-    zi: FloatArray,
-    zi_s: FloatArray,
-    tail: FloatArray,
-    hist: FloatArray,
-    par: FloatArray,
-    st: FloatArray,
-    obs_u: FloatArray,
-    sig: FloatArray,
-) -> tuple[int, int]:
-    """One grid block through the detector in one call: ``lockout_front`` (its filters
-    ``ba`` rows b, a, b_s, a_s) into the first n rows of ``sig`` (at least (n, SIG_COLS)),
-    then ``lockout_scan`` from row 0. Returns the row and SCAN_* code the scan stopped at;
-    Python goes on from there (on ``sig[:n]``) when that is not SCAN_DONE."""
-    rows = sig[: values.shape[0]]
-    _front(values, k0, ba[0], ba[1], ba[2], ba[3], zi, zi_s, tail, hist, par, st, rows)
-    return lockout_scan(rows, k0, 0, False, par, st, obs_u)  # (its one compiled version)
 
 
 # -- the grid resampler -------------------------------------------------------------------
@@ -662,59 +680,6 @@ def grid_push_into(  # noqa: PLR0917 - the streaming resampler's state, in place
     rows[at : at + n] = out
     gap[at : at + n] = flags
     return m, next_k, n
-
-
-# -- one live feed in one call ----------------------------------------------------------------
-
-_STATE_I = nt.Array(nt.int64, 1, "C")
-
-
-@_kernel(_UNITUPLE(_I, 4)(_IN1, _IN2, _IN2, _BUF2, _FLAGS, _I, _BUF1, _BUF2, _STATE_I, _X, _X,
-                          _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _IN1, _BUF1, _IN2, _BUF2))
-def grid_lockout_step(  # noqa: PLR0917 - the resampler's and the detector's state, in place
-    t_new: FloatArray,
-    acc: FloatArray,
-    gyro: FloatArray,
-    rows: FloatArray,
-    gap: NDArray[np.bool_],
-    at: int,
-    t_buf: FloatArray,
-    v_buf: FloatArray,
-    grid_state: NDArray[np.int64],
-    rate_hz: float,
-    max_gap_s: float,
-    ba: FloatArray,
-    zi: FloatArray,
-    zi_s: FloatArray,
-    tail: FloatArray,
-    hist: FloatArray,
-    par: FloatArray,
-    st: FloatArray,
-    obs_u: FloatArray,
-    sig: FloatArray,
-) -> tuple[int, int, int, int]:
-    """A live block in one call: ``grid_push_into`` (its two counters in ``grid_state``:
-    samples kept, next grid point), then ``lockout_step`` on the new rows. The live engine
-    is fed a few samples at a time, so one call instead of two (and no Python between them)
-    is a good part of its time.
-
-    Returns (grid index of the first new row, n, the scan's row, SCAN_* code). n < 0: no
-    room in ``rows`` (nothing done, as grid_push_into). SCAN_NO_ROOM: the rows are out but
-    ``sig`` is too small for them; the detector has not seen them.
-    """
-    m, next_k, n = grid_push_into(t_buf, v_buf, grid_state[0], t_new, acc, gyro,
-                                  grid_state[1], rate_hz, max_gap_s, rows, gap, at)
-    if n < 0:
-        return next_k, n, 0, SCAN_DONE
-    grid_state[0] = m
-    grid_state[1] = next_k
-    k0 = next_k - n
-    if n == 0:
-        return k0, 0, 0, SCAN_DONE
-    if n > sig.shape[0]:
-        return k0, n, 0, SCAN_NO_ROOM
-    i, what = lockout_step(rows[at : at + n], k0, ba, zi, zi_s, tail, hist, par, st, obs_u, sig)
-    return k0, n, i, what
 
 
 # -- the velocity tracker's block work ------------------------------------------------------
@@ -1420,3 +1385,372 @@ def turned(acc: FloatArray, norm: FloatArray, i: int, j: int, cos_turn: float) -
 
 
 turned = _np_compiled(turned, _B(_IN2, _IN1, _I, _I, _X))
+
+
+# -- the lockout detector's state machine: its events --------------------------------------
+# ``lockout_scan`` stops where something happens; these handle it (they were the detector's
+# Python methods, in the same order and arithmetic). They run in the block's compiled call,
+# so Python only sees the lockouts, to make their events.
+
+
+@_compiled
+def _py_max(a: float, b: float) -> float:
+    """Python's ``max(a, b)`` (the first unless the second is greater: NaN first stays)."""
+    return b if b > a else a
+
+
+@_compiled
+def _py_min(a: float, b: float) -> float:
+    """Python's ``min(a, b)``."""
+    return b if b < a else a
+
+
+@_compiled
+def _reset_speed(st: FloatArray) -> None:
+    st[S_V] = 0.0
+    st[S_A_PREV] = 0.0
+
+
+@_compiled
+def _observe_run(par: FloatArray, st: FloatArray, obs: FloatArray) -> None:
+    """A still run has ended: what gravity reads at rest in its orientation, as an
+    observation row (ux, uy, uz, |a| - 1, samples) of ``obs`` (the oldest goes when it is
+    full), and the gravity-error model refitted on them (``par[P_COEF:]``).
+
+    The still test then checks |a| against that model (within ``still_level_g`` of the rest
+    baseline, where the orientation has been seen at rest: a constant acceleration, the
+    middle of a slow rise, has no variance but is not rest).
+    """
+    run = st[S_STILL_RUN]
+    if run < par[P_MIN_STILL]:
+        return
+    a0 = st[S_RUN_ACC] / run
+    a1 = st[S_RUN_ACC + 1] / run
+    a2 = st[S_RUN_ACC + 2] / run
+    norm = st[S_RUN_NORM] / run
+    m = int(par[P_N_OBS])
+    if m == obs.shape[0]:  # full: the oldest goes
+        for r in range(m - 1):
+            for c in range(OBS_COLS):
+                obs[r, c] = obs[r + 1, c]
+    else:
+        m += 1
+    d = max(math.sqrt(a0 * a0 + a1 * a1 + a2 * a2), 1e-9)
+    obs[m - 1, 0] = a0 / d
+    obs[m - 1, 1] = a1 / d
+    obs[m - 1, 2] = a2 / d
+    obs[m - 1, 3] = norm - 1.0
+    obs[m - 1, 4] = run
+    coef = _fit_gravity(obs[:m], obs[:m, 4], par[P_RIDGE])
+    for j in range(4):
+        par[P_COEF + j] = coef[j]
+    par[P_N_OBS] = m
+
+
+@_compiled
+def _judge(par: FloatArray, st: FloatArray) -> bool:
+    """Is the rise that just ended a rep? A refused one waits for its descent."""
+    rise = st[S_Z] - st[S_RISE_Z0]
+    ok = _qualified(rise, st[S_VPK], par)
+    if not ok and par[P_MIN_RISE] <= rise <= par[P_MAX_RISE]:  # refused by the scale only
+        st[S_PENDING] = 1.0
+        st[S_PEND_RISE] = rise
+        st[S_PEND_VPK] = st[S_VPK]
+    return ok
+
+
+@_compiled
+def _set_scale(par: FloatArray, st: FloatArray, lst: int, k: int) -> None:
+    """The scale is the median (rise, peak) of the ``k`` rows of the list at ``st[lst:]``."""
+    rises = np.empty(k)
+    peaks = np.empty(k)
+    for j in range(k):
+        rises[j] = st[lst + 2 * j]
+        peaks[j] = st[lst + 2 * j + 1]
+    r_med = np.median(rises)
+    v_med = np.median(peaks)
+    st[S_SCALE_R] = r_med
+    st[S_SCALE_V] = v_med
+    par[P_HAS_SCALE] = 1.0
+    par[P_RANGE_LO] = r_med / par[P_RANGE_RATIO]
+    par[P_RANGE_HI] = r_med * par[P_RANGE_RATIO]
+    par[P_PEAK_HI] = v_med * par[P_PEAK_RATIO]
+
+
+@_compiled
+def _pair(par: FloatArray, st: FloatArray) -> None:
+    """A descent ended: a rise followed by a descent of its size was a rep (or the
+    athlete's reps are not what the scale says, after ``confirm_reps`` refusals). The scale
+    is the median of the last ``scale_reps`` reps, once there are ``confirm_reps``."""
+    pending = st[S_PENDING]
+    if pending == 0.0:
+        return
+    st[S_PENDING] = 0.0
+    rise, vpk = st[S_PEND_RISE], st[S_PEND_VPK]
+    drop = st[S_Z_DESC0] - st[S_Z]
+    r = par[P_PAIR_RATIO]
+    if not rise / r <= drop <= rise * r:
+        return
+    keep = int(par[P_SCALE_REPS])
+    ranges = ST_SIZE  # the recent reps' list, then the refused rises' (st_size)
+    rejected = ST_SIZE + 2 * (max(keep, int(par[P_CONFIRM])) + 1)
+    n = int(st[S_N_RANGES])
+    if pending == 2.0:  # accepted: one more rep of the scale
+        st[ranges + 2 * n] = rise
+        st[ranges + 2 * n + 1] = vpk
+        n += 1
+        st[S_N_REJECTED] = 0.0
+    else:
+        k = int(st[S_N_REJECTED])
+        st[rejected + 2 * k] = rise
+        st[rejected + 2 * k + 1] = vpk
+        k += 1
+        st[S_N_REJECTED] = k
+        if k < par[P_CONFIRM]:
+            return
+        for j in range(2 * k):  # the refused rises are the athlete's reps
+            st[ranges + j] = st[rejected + j]
+        n = k
+        st[S_N_REJECTED] = 0.0
+    drop_n = max(n - keep, 0)  # keep the last scale_reps
+    if drop_n:
+        for j in range(2 * (n - drop_n)):
+            st[ranges + j] = st[ranges + 2 * drop_n + j]
+        n -= drop_n
+    st[S_N_RANGES] = n
+    if n >= par[P_CONFIRM]:
+        _set_scale(par, st, ranges, n)
+
+
+@_compiled
+def _lockout(t_lock: float, par: FloatArray, st: FloatArray) -> None:
+    """The rise ended at ``t_lock``: the hold starts; the event's fields go to st[S_EV_*].
+    A lockout starts a new set after ``set_gap_s`` or once the engine has closed the set."""
+    rise = st[S_Z] - st[S_RISE_Z0]
+    t_start = st[S_RISE_T0] - par[P_DELAY]
+    st[S_T_LOCKOUT] = t_lock
+    st[S_CONC] = t_lock - t_start
+    st[S_HAS_CONC] = 1.0
+    st[S_HAS_CONC + 1] = 0.0
+    st[S_HAS_CONC + 2] = 0.0
+    st[S_PHASE] = PHASE_HOLD
+    _reset_speed(st)
+    st[S_HAS_PREV] = 0.0
+    set_index = st[S_SET_INDEX]
+    if (set_index < 0 or t_lock - st[S_LAST_REP_T] > par[P_SET_GAP]
+            or st[S_SETS_SEEN] > set_index):
+        nxt = set_index + (1.0 if st[S_SET_REPS] >= par[P_MIN_REPS] else 0.0)
+        st[S_SET_INDEX] = max(st[S_SETS_SEEN], nxt, 0.0)
+        st[S_SET_REPS] = 0.0
+    st[S_PENDING] = 2.0
+    st[S_PEND_RISE] = rise
+    st[S_PEND_VPK] = st[S_VPK]
+    st[S_EV_T] = t_lock
+    st[S_EV_SET] = st[S_SET_INDEX]
+    st[S_EV_REP] = st[S_SET_REPS]
+    st[S_SET_REPS] += 1.0
+    st[S_LAST_REP_T] = t_lock
+
+
+@_compiled
+def _bottom(t_bottom: float, par: FloatArray, st: FloatArray) -> None:
+    """The descent ended at ``t_bottom``: pair it with its rise; the rep's eccentric."""
+    _pair(par, st)
+    if not math.isnan(st[S_T_DESCENT]) and st[S_HAS_CONC + 1] > 0.0:
+        st[S_CONC + 2] = t_bottom - st[S_T_DESCENT]
+        st[S_HAS_CONC + 2] = 1.0
+        st[S_LAST_REP_T] = t_bottom
+    st[S_T_DESCENT] = math.nan
+    st[S_PHASE] = PHASE_BOTTOM
+    _reset_speed(st)
+
+
+@_compiled
+def _on_still(t: float, par: FloatArray, st: FloatArray) -> bool:
+    """A still run has become long enough at ``t``: speed is zero; a qualified rise has
+    ended (its lockout: True), a descent has."""
+    _reset_speed(st)
+    phase = int(st[S_PHASE])
+    if phase == PHASE_CONCENTRIC:
+        if _judge(par, st):
+            t_est = t - (st[S_STILL_RUN] + par[P_HALF_W]) * par[P_DT]
+            _lockout(_py_max(t_est, st[S_RISE_T0]), par, st)
+            return True
+        st[S_PHASE] = PHASE_BOTTOM
+    elif phase == PHASE_ECCENTRIC:
+        _bottom(t - st[S_STILL_RUN] * par[P_DT], par, st)
+    return False
+
+
+@_compiled
+def _rest_event(t: float, par: FloatArray, st: FloatArray) -> None:
+    """At the bottom or holding the top, the speed passed +-``moving_mps`` at ``t``."""
+    v = st[S_V]
+    moving = par[P_MOVING]
+    phase = int(st[S_PHASE])
+    if v > moving and phase == PHASE_BOTTOM:
+        st[S_PHASE] = PHASE_CONCENTRIC
+        quiet = st[S_T_QUIET]
+        st[S_RISE_T0] = quiet if t - quiet <= par[P_MAX_LEAD] else t  # (False if NaN)
+        st[S_RISE_Z0] = st[S_Z]
+        st[S_VPK] = v
+        st[S_APK] = 0.0
+        st[S_HAS_PREV] = 0.0
+        st[S_PENDING] = 0.0
+    elif v < -moving:
+        st[S_PHASE] = PHASE_ECCENTRIC
+        st[S_DESC_VMIN] = v
+        st[S_Z_DESC0] = st[S_Z]
+        if phase == PHASE_HOLD:
+            t_descent = _py_max(st[S_T_QUIET] - par[P_DELAY], st[S_T_LOCKOUT])
+            st[S_T_DESCENT] = t_descent
+            st[S_CONC + 1] = t_descent - st[S_T_LOCKOUT]
+            st[S_HAS_CONC + 1] = 1.0
+    else:  # rising again from the top: drift or a second push
+        _reset_speed(st)
+
+
+@_compiled
+def _rise_event(t: float, par: FloatArray, st: FloatArray) -> bool:
+    """The rise's speed fell under 5 % of its peak at ``t`` (S_ENDED), or its deceleration
+    died out with a rep-sized rise behind it. True: a lockout."""
+    v = st[S_V]
+    if st[S_ENDED] == 0.0:
+        _lockout(t - par[P_DELAY], par, st)
+        return True
+    thr = par[P_PHASE] * st[S_VPK]
+    if _judge(par, st):
+        t_cross = t
+        if st[S_HAS_PREV] > 0.0:  # linear interpolation of the crossing
+            t0, v0 = st[S_PREV_T], st[S_PREV_V]
+            frac = (v0 - thr) / (v0 - v) if v0 != v else 1.0
+            t_cross = t0 + _py_min(_py_max(frac, 0.0), 1.0) * (t - t0)
+        _lockout(t_cross - par[P_DELAY], par, st)
+        return True
+    st[S_PHASE] = PHASE_BOTTOM if v > -par[P_MOVING] else PHASE_ECCENTRIC
+    st[S_DESC_VMIN] = min(v, 0.0)
+    st[S_Z_DESC0] = st[S_Z]
+    _reset_speed(st)
+    return False
+
+
+@_kernel(_UNITUPLE(_I, 2)(_BUF2, _I, _I, _I, _BUF1, _BUF1, _BUF2))
+def lockout_events(  # noqa: PLR0917 - the state machine: arrays in, state in place
+    sig: FloatArray,
+    k0: int,
+    i: int,
+    what: int,
+    par: FloatArray,
+    st: FloatArray,
+    obs: FloatArray,
+) -> tuple[int, int]:
+    """Handle what ``lockout_scan`` stopped for (row ``i``, SCAN_* ``what``; SCAN_RESUME:
+    nothing, scan on from row ``i``) and scan on, until the end of the block (SCAN_DONE) or
+    a lockout (SCAN_LOCKOUT, its fields in st[S_EV_*]: call again with SCAN_RESUME at the
+    returned row). ``obs`` is the gravity-error model's observations (rows in use:
+    par[P_N_OBS])."""
+    while what != SCAN_DONE:
+        force = False
+        lockout = False
+        t = float(k0 + i) * par[P_DT]
+        if what == SCAN_STILL_LONG:
+            lockout = _on_still(t, par, st)
+            i += 1
+        elif what == SCAN_RUN_END:
+            _observe_run(par, st, obs)
+            for j in range(S_STILL_RUN, S_RUN_NORM + 1):
+                st[j] = 0.0
+            force = True  # row i moves, whatever the new baseline says
+        elif what == SCAN_PHASE:
+            phase = int(st[S_PHASE])
+            if phase == PHASE_CONCENTRIC:
+                lockout = _rise_event(t, par, st)
+            elif phase == PHASE_ECCENTRIC:
+                _bottom(t - par[P_DELAY], par, st)
+            else:
+                _rest_event(t, par, st)
+            i += 1
+        if lockout:
+            return i, SCAN_LOCKOUT
+        i, what = lockout_scan(sig, k0, i, force, par, st, obs)
+    return i, SCAN_DONE
+
+
+# -- one block in one call --------------------------------------------------------------------
+
+
+@_kernel(_UNITUPLE(_I, 2)(_IN2, _I, _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _BUF1, _BUF1, _BUF2,
+                          _BUF2))
+def lockout_step(  # noqa: PLR0917 - the detector's state, in place
+    values: FloatArray,
+    k0: int,
+    ba: FloatArray,
+    zi: FloatArray,
+    zi_s: FloatArray,
+    tail: FloatArray,
+    hist: FloatArray,
+    par: FloatArray,
+    st: FloatArray,
+    obs: FloatArray,
+    sig: FloatArray,
+) -> tuple[int, int]:
+    """One grid block through the detector in one call: ``lockout_front`` (its filters
+    ``ba`` rows b, a, b_s, a_s) into the first n rows of ``sig`` (at least (n, SIG_COLS)),
+    then ``lockout_scan`` and ``lockout_events`` from row 0. Returns where they stopped
+    (SCAN_DONE, or SCAN_LOCKOUT and the row to resume at, on ``sig[:n]``)."""
+    rows = sig[: values.shape[0]]
+    _front(values, k0, ba[0], ba[1], ba[2], ba[3], zi, zi_s, tail, hist, par, st, rows)
+    i, what = lockout_scan(rows, k0, 0, False, par, st, obs)  # (its one compiled version)
+    return lockout_events(rows, k0, i, what, par, st, obs)
+
+
+_STATE_I = nt.Array(nt.int64, 1, "C")
+
+
+@_kernel(_UNITUPLE(_I, 4)(_IN1, _IN2, _IN2, _BUF2, _FLAGS, _I, _BUF1, _BUF2, _STATE_I, _X, _X,
+                          _IN2, _BUF2, _BUF2, _BUF2, _BUF2, _BUF1, _BUF1, _BUF2, _BUF2))
+def grid_lockout_step(  # noqa: PLR0917 - the resampler's and the detector's state, in place
+    t_new: FloatArray,
+    acc: FloatArray,
+    gyro: FloatArray,
+    rows: FloatArray,
+    gap: NDArray[np.bool_],
+    at: int,
+    t_buf: FloatArray,
+    v_buf: FloatArray,
+    grid_state: NDArray[np.int64],
+    rate_hz: float,
+    max_gap_s: float,
+    ba: FloatArray,
+    zi: FloatArray,
+    zi_s: FloatArray,
+    tail: FloatArray,
+    hist: FloatArray,
+    par: FloatArray,
+    st: FloatArray,
+    obs: FloatArray,
+    sig: FloatArray,
+) -> tuple[int, int, int, int]:
+    """A live block in one call: ``grid_push_into`` (its two counters in ``grid_state``:
+    samples kept, next grid point), then ``lockout_step`` on the new rows. The live engine
+    is fed a few samples at a time, so one call instead of two (and no Python between them)
+    is a good part of its time.
+
+    Returns (grid index of the first new row, n, the detector's row, SCAN_* code: DONE, or
+    LOCKOUT as ``lockout_step``). n < 0: no room in ``rows`` (nothing done, as
+    grid_push_into). SCAN_NO_ROOM: the rows are out but ``sig`` is too small for them; the
+    detector has not seen them.
+    """
+    m, next_k, n = grid_push_into(t_buf, v_buf, grid_state[0], t_new, acc, gyro,
+                                  grid_state[1], rate_hz, max_gap_s, rows, gap, at)
+    if n < 0:
+        return next_k, n, 0, SCAN_DONE
+    grid_state[0] = m
+    grid_state[1] = next_k
+    k0 = next_k - n
+    if n == 0:
+        return k0, 0, 0, SCAN_DONE
+    if n > sig.shape[0]:
+        return k0, n, 0, SCAN_NO_ROOM
+    i, what = lockout_step(rows[at : at + n], k0, ba, zi, zi_s, tail, hist, par, st, obs, sig)
+    return k0, n, i, what

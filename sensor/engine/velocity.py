@@ -30,6 +30,7 @@ from sensor.engine.options import EngineParams
 from sensor.samples import FloatArray
 
 GRAVITY_MPS2 = 9.80665
+GRAVITY_RIDGE = 0.05  # the gravity-error fit's ridge (per unit of weight): see fit_gravity_error
 _DEFAULT_FLOOR_ACC = 1.5e-6  # g^2: about 1.2 mg rms after the low-pass
 _MIN_FLOOR_ACC = 1e-7
 _DEFAULT_FLOOR_GYRO = 0.05  # (deg/s)^2
@@ -100,7 +101,7 @@ def centred_pad(k: FloatArray, taps: int) -> FloatArray:
     return np.pad(k, extra)
 
 
-def fit_gravity_error(obs: FloatArray, ridge: float = 0.05) -> FloatArray:
+def fit_gravity_error(obs: FloatArray, ridge: float = GRAVITY_RIDGE) -> FloatArray:
     """Fit ``|m| - 1 = c0 + c . u`` to still observations ``obs`` rows (ux, uy, uz, err, w).
 
     The accelerometer's bias and scale errors make the measured norm of gravity depend on
@@ -549,7 +550,8 @@ class VelocityTracker:
         # rests never saw; still moments in orientations near this motion's ends count most
         kept, accel = kernels.gravity_accel(
             self.acc_lp.data, self.norm.data, self._still_raw.data, self.obs, s, e, self.nb,
-            min(self.nb, self.min_rest), self.p.gravity_obs, self.p.gravity_local_deg, 0.05)
+            min(self.nb, self.min_rest), self.p.gravity_obs, self.p.gravity_local_deg,
+            GRAVITY_RIDGE)
         if commit:
             self.obs = kept
         else:
