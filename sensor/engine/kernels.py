@@ -180,6 +180,7 @@ SCAN_STILL_LONG = 1  # the still run reached min_still at this sample (resume af
 SCAN_RUN_END = 2  # this sample moves and ends a still run (resume at it, forced to move)
 SCAN_PHASE = 3  # a phase event at this sample (resume after it)
 SCAN_NO_ROOM = 4  # grid_lockout_step: the detector's signal buffer is too small (not scanned)
+SCAN_NO_INPUT = 7  # grid_lockout_step: no room in the resampler's input buffer (nothing done)
 # what ``lockout_events`` (and the block kernels) stop for
 SCAN_LOCKOUT = 5  # a lockout was decided (st[S_EV_*]): make its event, then resume at the row
 SCAN_RESUME = 6  # (an input to lockout_events) scan on from the row
@@ -1738,11 +1739,16 @@ def grid_lockout_step(  # noqa: PLR0917 - the resampler's and the detector's sta
 
     Returns (grid index of the first new row, n, the detector's row, SCAN_* code: DONE, or
     LOCKOUT as ``lockout_step``). n < 0: no room in ``rows`` (nothing done, as
-    grid_push_into). SCAN_NO_ROOM: the rows are out but ``sig`` is too small for them; the
-    detector has not seen them.
+    grid_push_into). SCAN_NO_INPUT: no room for the samples in ``t_buf``, or ``v_buf`` has
+    other columns (nothing done). SCAN_NO_ROOM: the rows are out but ``sig`` is too small
+    for them; the detector has not seen them.
     """
-    m, next_k, n = grid_push_into(t_buf, v_buf, grid_state[0], t_new, acc, gyro,
-                                  grid_state[1], rate_hz, max_gap_s, rows, gap, at)
+    m = grid_state[0]
+    if t_new.size and (m + t_new.size > t_buf.shape[0]
+                       or v_buf.shape[1] != (6 if gyro.shape[0] else 3)):
+        return 0, 0, 0, SCAN_NO_INPUT
+    m, next_k, n = grid_push_into(t_buf, v_buf, m, t_new, acc, gyro, grid_state[1], rate_hz,
+                                  max_gap_s, rows, gap, at)
     if n < 0:
         return next_k, n, 0, SCAN_DONE
     grid_state[0] = m

@@ -19,6 +19,7 @@ from numpy.typing import NDArray
 from sensor.engine.kernels import (
     NO_K,
     SCAN_DONE,
+    SCAN_NO_INPUT,
     grid_lockout_step,
     grid_push,
     grid_push_into,
@@ -122,20 +123,25 @@ class GridResampler:
         the last two numbers are its scan's stopping row and SCAN_* code.
         """
         t_s, acc, gyro = samples.t_s, samples.acc_g, samples.gyro_dps
+        if gyro is None:
+            gyro = _NO_GYRO
+        if t_s.dtype is not _F64 or acc.dtype is not _F64 or gyro.dtype is not _F64:
+            # the kernels' types, any layout (native float64 only)
+            t_s, acc, gyro = (x.astype(np.float64) for x in (t_s, acc, gyro))
+        if lockout is not None:  # (the kernel checks the input buffer's room)
+            out = grid_lockout_step(t_s, acc, gyro, rows, gap, at, self._t, self._v,
+                                    self._state, self.rate_hz, self.max_gap_s, *lockout)
+            if out[3] != SCAN_NO_INPUT:
+                return out
+            self._room(samples)
+            return grid_lockout_step(t_s, acc, gyro, rows, gap, at, self._t, self._v,
+                                     self._state, self.rate_hz, self.max_gap_s, *lockout)
         n = t_s.shape[0]
         if n == 0:
             return 0, 0, 0, SCAN_DONE
-        if self._state[0] + n > self._t.size or self._v.shape[1] != (3 if gyro is None else 6):
+        c = 3 if samples.gyro_dps is None else 6
+        if self._state[0] + n > self._t.size or self._v.shape[1] != c:
             self._room(samples)
-        if t_s.dtype is not _F64 or acc.dtype is not _F64:  # the kernel's types, any layout
-            t_s, acc = t_s.astype(np.float64), acc.astype(np.float64)  # (native float64 only)
-        if gyro is None:
-            gyro = _NO_GYRO
-        elif gyro.dtype is not _F64:
-            gyro = gyro.astype(np.float64)
-        if lockout is not None:
-            return grid_lockout_step(t_s, acc, gyro, rows, gap, at, self._t, self._v,
-                                     self._state, self.rate_hz, self.max_gap_s, *lockout)
         state = self._state
         m, k_to, n = grid_push_into(
             self._t, self._v, int(state[0]), t_s, acc, gyro, int(state[1]), self.rate_hz,
