@@ -103,8 +103,6 @@ class Engine:
             tr = self._first_block(samples)
         elif n == 0:
             return []
-        if self._n_in == 0:
-            self._t_first = float(t_s[0])
         self._n_in += n
         self._t_end = t_s  # (its last one is the session's end so far)
         try:  # a contiguous array is its own buffer (numpy's stubs do not say it is one)
@@ -141,13 +139,15 @@ class Engine:
         return events
 
     def _first_block(self, samples: Samples) -> VelocityTracker:
-        """The checks ``feed`` leaves out once a block has come: the first block makes the
-        tracker; every block must have the gyro or none; no block after ``finish``."""
+        """The checks ``feed`` leaves out once a block has come: the first block (not empty)
+        makes the tracker and starts the clock; every block must have the gyro or none; no
+        block after ``finish``."""
         if self._finished:
             raise RuntimeError("feed() after finish()")
         if self._tracker is not None:
             raise ValueError("every block must have the gyro, or none")
         self._with_gyro = samples.has_gyro
+        self._t_first = float(samples.t_s[0])
         self._tracker = VelocityTracker(self.p, self._with_gyro)
         return self._tracker
 
