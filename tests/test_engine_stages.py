@@ -788,6 +788,43 @@ def test_slow_turn_without_gyro_is_not_still() -> None:
     assert not still[turn].any()
 
 
+def _minjerk_speed(t: FloatArray, t0: float, dist_m: float, dur_s: float) -> FloatArray:
+    """Speed (m/s) of a minimum-jerk move of ``dist_m`` starting at ``t0`` (s)."""
+    u = np.clip((t - t0) / dur_s, 0.0, 1.0)
+    return dist_m / dur_s * 30 * u**2 * (1 - u) ** 2
+
+
+@pytest.mark.parametrize(("edge_s", "worst_s", "best_s"), [(0.4, 0.0, 0.02), (0.0, 0.03, 0.06)])
+def test_a_slow_descent_starts_and_ends_where_its_acceleration_does(
+    edge_s: float, worst_s: float, best_s: float
+) -> None:
+    """A 0.3 m rise in 1.2 s, a 1 s hold, and a 2.6 s descent: the descent's first and last
+    0.2 s accelerate by under 10 mg, which the stillness test reads as rest. With the
+    motion's edges reaching into the rests while its acceleration does, the speed crosses
+    the spec's 5 % of the peak within a sample of the truth; without (edge 0), ~0.045 s late
+    at the start and early at the end."""
+    t = np.arange(int(14 * RATE)) * DT
+    rise, fall = (3.0, 0.3, 1.2), (5.2, -0.3, 2.6)
+    fine = np.arange(0.0, 14.0, 1e-4)
+    v_fine = _minjerk_speed(fine, *rise) + _minjerk_speed(fine, *fall)
+    thr = 0.05 * v_fine.max()
+    down = np.flatnonzero(v_fine <= -thr)
+    accel = np.gradient(_minjerk_speed(t, *rise) + _minjerk_speed(t, *fall), DT)
+    u = np.array([0.3, -0.2, 0.93]) / np.linalg.norm([0.3, -0.2, 0.93])
+    acc = u[None, :] * (1 + accel / GRAVITY_MPS2)[:, None]
+    acc += np.random.default_rng(0).normal(0, 5e-4, acc.shape)
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    tr = VelocityTracker(replace(EngineParams(), motion_edge_s=edge_s), with_gyro=False)
+    tr.push(np.arange(t.size, dtype=np.int64), acc, np.zeros(t.size, dtype=bool))
+    tr.finish()
+    got = np.flatnonzero(tr.speed.data <= -thr)
+    late = t[got[0]] - fine[down[0]]
+    early = fine[down[-1]] - t[got[-1]]
+    assert worst_s <= late <= best_s
+    assert worst_s <= early <= best_s
+
+
 def _block_due_reference(tr: Any) -> bool:
     """The rule, recomputed from the stages' progress (as the tracker did at every push):
     the samples so far can complete the next noise block."""

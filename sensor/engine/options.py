@@ -67,6 +67,9 @@ class EngineParams:
     min_rest_s: float = 0.2  # shorter still runs do not anchor the integration
     noise_block_s: float = 20.0  # the noise floor is re-estimated per block of this length
     baseline_s: float = 0.5  # rest used for the gravity baseline at each end of a motion
+    motion_edge_s: float = 0.4  # a motion's gentle start and end reach this far into rests
+    motion_edge_g: float = 0.002  # ... while their vertical acceleration is over this
+    motion_edge_fraction: float = 0.05  # ... and over this fraction of the motion's peak
     phase_fraction: float = 0.05  # the spec's 5 % of peak concentric speed
     hold_flat_mps2: float = 0.1  # a hold's speed changes slower than this (m/s per s) ...
     hold_flat_s: float = 0.2  # ... for at least this long (its level is drift to take off)

@@ -16,6 +16,7 @@ look-ahead, so chunked and whole input give the same numbers.
 from __future__ import annotations
 
 import functools
+import math
 from itertools import pairwise
 from typing import Any
 
@@ -231,6 +232,7 @@ class VelocityTracker:
         self.cos_still_turn = float(np.cos(np.radians(params.still_turn_deg)))
         self.cos_turn = float(np.cos(np.radians(params.zupt_turn_deg)))
         self.nb = max(1, round(params.baseline_s * params.grid_rate_hz))
+        self.edge_n = round(params.motion_edge_s * params.grid_rate_hz)
         self.raw = Growable(6 if with_gyro else 3)
         self.gap = GrowableMask(0)
         self.acc_lp = Growable(3)
@@ -477,7 +479,9 @@ class VelocityTracker:
 
         A still run only anchors the speed at zero when the motion before it arrives there
         at (nearly) zero speed: the middle of a slow, steady descent has no acceleration to
-        see, but it has speed.
+        see, but it has speed. A motion's edges reach into the rests around it as long as
+        its acceleration does (``_edges``), so the last ``edge_n`` samples of a rest wait
+        until the next motion is known.
         """
         self._decide_runs(final)
         ls = self.long_still.data
@@ -485,22 +489,75 @@ class VelocityTracker:
         i = self.speed.n
         speed: list[FloatArray] = []  # the pieces, appended once at the end
         still: list[NDArray[np.bool_]] = []
+
+        def rest_to(stop: int) -> None:
+            nonlocal i
+            if stop > i:
+                speed.append(np.zeros(stop - i))
+                still.append(np.ones(stop - i, dtype=bool))
+                i = stop
+
         while i < n:
+            start = i
             if ls[i]:
                 j = kernels.next_index(ls, i, n, False)
-                speed.append(np.zeros(j - i))
-                still.append(np.ones(j - i, dtype=bool))
-                i = j
-                continue
-            close = self._find_rest(ls, i, n, final)
-            if close is None:
+                if j >= n:  # the rest goes on: its last samples may be the next motion's
+                    rest_to(n if final else max(i, n - self.edge_n))
+                    break
+                start = max(i, j - self._edge_room(j - kernels.run_start(ls, j - 1)))
+                rest_to(start)
+            else:
+                j = i  # a motion with no rest before it (the stream's start)
+            close = self._find_rest(ls, j, n, final)
+            edges = None if close is None else self._edges(start, j, close, final)
+            if edges is None:
                 break  # the motion has not ended yet
-            speed.append(self._close_segment(i, close))
-            still.append(np.zeros(close - i, dtype=bool))
-            i = close
+            s, e = edges
+            rest_to(s)
+            speed.append(self._close_segment(s, e))
+            still.append(np.zeros(e - s, dtype=bool))
+            i = e
         if speed:
             self.speed.append(np.concatenate(speed))
             self.still.append(np.concatenate(still))
+
+    def _edges(self, lo: int, j: int, close: int, final: bool) -> tuple[int, int] | None:
+        """The motion the stillness test saw as [j, close), with its edges: a slow move
+        starts and ends with an acceleration too small to tell from rest (a few mg), but
+        integrated it is speed. The motion starts at the first sample (from ``lo``) of the
+        run of samples whose vertical acceleration has the sign of its first ones, and ends
+        likewise, at most ``edge_n`` samples into the rest after it. None: the samples that
+        decide the end are not all in yet."""
+        ls = self.long_still.data
+        n = ls.shape[0]
+        hi = close
+        if close < n:
+            r_end = kernels.next_index(ls, close, n, False)
+            if r_end >= n and not final and n < close + 2 * self.edge_n + self.min_rest:
+                return None  # (how long the rest is decides how far the end may reach)
+            hi = close + self._edge_room(r_end - close)
+        if lo == j and hi == close:
+            return j, close
+        a = self._accel(lo, hi, commit=False)
+        k = 3
+        # under this, rest: noise and the gravity model's error, which grows with the motion
+        peak = float(np.abs(a[j - lo : close - lo]).max()) if close > j else 0.0
+        floor = max(self.p.motion_edge_g * GRAVITY_MPS2, self.p.motion_edge_fraction * peak)
+        s = j - lo
+        head = math.copysign(1.0, a[s : s + k].sum())
+        while s > 0 and a[s - 1] * head > floor:
+            s -= 1
+        e = close - lo
+        tail = math.copysign(1.0, a[max(0, e - k) : e].sum())
+        while e < hi - lo and a[e] * tail > floor:
+            e += 1
+        return lo + s, lo + e
+
+    def _edge_room(self, rest_n: int) -> int:
+        """How far a motion's edge may reach into a rest of ``rest_n`` samples: ``edge_n``,
+        and no more than its share (half) of what the rest has over ``min_rest``, so the
+        rest still anchors the speed."""
+        return max(0, min(self.edge_n, (rest_n - self.min_rest) // 2))
 
     def _find_rest(
         self, ls: NDArray[np.bool_], i: int, n: int, final: bool
