@@ -13,6 +13,8 @@ gives the same sets and reps as fed whole, phase times within 1 ms.
 from __future__ import annotations
 
 import random
+import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -302,3 +304,73 @@ def test_session_id_does_not_depend_on_chunking() -> None:
     assert _feed(strided, [7, 50], AnalysisOptions())[0].session_id == whole.session_id
     other = Samples(samples.t_s, samples.acc_g * 1.001, samples.gyro_dps)
     assert _feed(other, [101], AnalysisOptions())[0].session_id != whole.session_id
+
+
+# -- a last descent that runs on into setting the bar down -------------------------------------
+
+
+def _minjerk_path(n: int, dist: float) -> np.ndarray:
+    tau = np.linspace(0.0, 1.0, n)
+    return dist * tau**3 * (10 - 15 * tau + 6 * tau**2)
+
+
+def _set_then_bar_down(reps: int, rate_hz: float = 100.0) -> tuple[Samples, list[float]]:
+    """``reps`` bar reps (0.25 m up in 1 s, 1 s hold, down in 1.5 s, 1.5 s at the bottom);
+    0.25 s after the last one the bar goes down 0.15 m more while it turns 35 deg (set on a
+    rack), then 10 s of rest. Returns the samples (acc only) and the true t_bottom of each
+    rep (5 % of the 0.25 m / 1 s rise's peak speed: 0.0234 m/s)."""
+    dt = 1.0 / rate_hz
+    z, th = [np.zeros(int(4 * rate_hz))], [np.zeros(int(4 * rate_hz))]
+
+    def add(dz: float, dth: float, dur_s: float) -> None:
+        n = int(dur_s * rate_hz)
+        z.append(z[-1][-1] + _minjerk_path(n, dz))
+        th.append(th[-1][-1] + _minjerk_path(n, dth))
+
+    bottoms = []
+    for r in range(reps):
+        add(0.25, 0.0, 1.0)
+        add(0.0, 0.0, 1.0)
+        start = sum(x.size for x in z) * dt
+        add(-0.25, 0.0, 1.5)
+        # the min-jerk descent's speed is over 5 % of the rise's peak until 94.5 % of it
+        bottoms.append(start + 0.945 * 1.5)
+        if r < reps - 1:
+            add(0.0, 0.0, 1.5)
+    add(0.0, 0.0, 0.25)
+    add(-0.15, np.radians(35), 1.5)
+    add(0.0, 0.0, 10.0)
+    zz, tt = np.concatenate(z), np.concatenate(th)
+    accel = np.gradient(np.gradient(zz, dt), dt)
+    acc = (1 + accel / 9.80665)[:, None] * np.column_stack(
+        [np.zeros_like(tt), np.sin(tt), np.cos(tt)]
+    )
+    acc += np.random.default_rng(1).normal(0, 0.001, acc.shape)
+    return Samples(np.arange(zz.size) * dt, acc), bottoms
+
+
+def test_last_descent_running_on_into_setting_the_bar_down_is_a_rep() -> None:
+    """The last rep's descent and the bar set down are one move (a 0.25 s pause between),
+    which does not end where the rep started (the bar has turned): the rep's descent ends at
+    that pause. Three reps (too few for the de-drifted pass), so without this the set has two
+    reps and is dropped."""
+    samples, bottoms = _set_then_bar_down(3)
+    streamed = _feed(samples, [10], AnalysisOptions())[0]
+    for summary in (analyze(samples, AnalysisOptions()), streamed):
+        assert [len(s.reps) for s in summary.sets] == [3]
+        got = [r.t_bottom for r in summary.sets[0].reps]
+        assert got == pytest.approx(bottoms, abs=0.06)
+
+
+def test_alt_session_194_last_rep_before_the_bar_is_set_down() -> None:
+    """Known answer from the independent generator (bench/alt_sessions.py, seed 194): the last
+    set's 8th rep runs on into putting the bar down for 7 s. It was counted 7: the set was
+    closed before that move had ended, then the move failed the return check."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    import alt_sessions  # noqa: PLC0415 - a bench module, on the path just above
+
+    samples, truth = alt_sessions.make_session(194)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+    last, true_last = summary.sets[-1].reps[-1], truth["sets"][-1]["reps"][-1]
+    assert last.t_bottom == pytest.approx(true_last["t_bottom"], abs=0.3)

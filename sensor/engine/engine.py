@@ -38,6 +38,8 @@ from sensor.summary import Leg, Mount, Rep, SessionSummary, SetResult
 _MIN_MOVE_M = 0.03  # runs smaller than this are noise (walking bob, tremor)
 _PAIRABLE_M = 0.05  # moves at least this big take part in pairing
 _HIP_ROTATION_DEG = 15.0  # a hip mount rotates with the pelvis; a bar barely does
+_TRIM_RATIO = 1.3  # a descent this much bigger than its rise may have run on (_trimmed)
+_TRIM_PEAK = 0.25  # ... and its part that is the rep's is at least this fast (of the rise's)
 
 
 @dataclass(frozen=True)
@@ -184,7 +186,7 @@ class Engine:
         if self._tracker is None:
             return []
         n = self._tracker.n_final
-        moves = self._moves(n, final=True)
+        moves, _ = self._moves(n, final=True)
         if not moves:
             return []
         end = moves[-1].i1
@@ -195,15 +197,18 @@ class Engine:
 
     # -- sets ----------------------------------------------------------------------------
 
-    def _moves(self, n: int, final: bool) -> list[Move]:
+    def _moves(self, n: int, final: bool) -> tuple[list[Move], int]:
+        """The final moves from the region's start to ``n``, and where the first move that
+        is not final yet starts (``n`` if none)."""
         rs = self._region_start
         moves = self._moves_in(self._t.speed.data[rs:n], rs)
         merge = round(self.p.merge_gap_s * self.p.grid_rate_hz)
+        pending = n
         if not final:
             # a move still running at the edge (or close enough to merge) is not final
             while moves and moves[-1].i1 + merge >= n:
-                moves.pop()
-        return moves
+                pending = moves.pop().i0
+        return moves, pending
 
     def _close_sets(self, final: bool) -> list[Event]:
         tr = self._t
@@ -220,10 +225,11 @@ class Engine:
         tr = self._t
         gap = round(self.p.set_gap_s * self.p.grid_rate_hz)
         events: list[Event] = []
-        moves = self._moves(n, final)
+        moves, pending = self._moves(n, final)
         big = [m for m in moves if abs(m.disp_m) >= 0.7 * self.p.min_range_m]
         for k, m in enumerate(big):
-            nxt = big[k + 1].i0 if k + 1 < len(big) else (math.inf if final else n)
+            # (a move still running may be a big one: the set is not over before it is)
+            nxt = big[k + 1].i0 if k + 1 < len(big) else (math.inf if final else pending)
             if nxt - m.i1 >= gap:
                 region = [x for x in moves if self._region_start <= x.i0 and x.i1 <= m.i1]
                 events += self._emit_region(self._region_start, m.i1, region)
@@ -237,18 +243,55 @@ class Engine:
                 self._region_start += int(idx[-1])
         return events
 
-    def _pairing(self, moves: list[Move]) -> list[RepCandidate]:
-        """The reps that the better of the two pairings (rise first, descent first) finds."""
+    def _pairing(
+        self, moves: list[Move], speed: FloatArray | None = None, a: int = 0
+    ) -> list[RepCandidate]:
+        """The reps that the better of the two pairings (rise first, descent first) finds in
+        ``moves``. With ``speed`` (the region's plain speed, from grid sample ``a``), a last
+        descent that ran on is trimmed (``_trimmed``); a de-drifted speed is too far from
+        rest there to tell where the rep ended."""
         quiet = self._t.quiet.data
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
         bottom = pair_moves(pm, quiet, self.p, top_start=False)
         top = pair_moves(pm, quiet, self.p, top_start=True)
         cands = top if len(top) > len(bottom) else bottom
-        return self._consistent([c for c in cands if self._returns(c)])
+        reps = []
+        for c in cands:
+            if self._returns(c):
+                reps.append(c)
+                continue
+            trimmed = None if speed is None else self._trimmed(c, speed, a)
+            if trimmed is not None and self._returns(trimmed):
+                reps.append(trimmed)
+        return self._consistent(reps)
+
+    def _trimmed(self, c: RepCandidate, speed: FloatArray, a: int) -> RepCandidate | None:
+        """A bottom-start rep whose descent ran on into a bigger move (the bar lowered to the
+        floor or rack right after the last rep, with hardly a pause): its descent ends at
+        the slowest moment while the hips or bar are back down by 1/1.3 to 1.3 times the
+        rise, if they are still there for a moment (a rest).
+        None when the descent is not that much bigger than the rise."""
+        rise, fall = c.rise, c.fall
+        if c.top_start or -fall.disp_m < _TRIM_RATIO * rise.disp_m:
+            return None
+        seg = speed[fall.i0 - a : fall.i1 - a]
+        down = -np.cumsum(seg) * self._t.dt_s  # m, down positive
+        lo = int(np.searchsorted(down, rise.disp_m / _TRIM_RATIO))
+        hi = max(lo + 1, int(np.searchsorted(down, rise.disp_m * _TRIM_RATIO)))
+        k = lo + int(np.abs(seg[lo:hi]).argmin())
+        end = fall.i0 + k + 1
+        if (k + 1) * self._t.dt_s < self.p.min_phase_s or not self._t.still.data[
+            max(0, end - 3) : end + 3
+        ].any():
+            return None  # a descent that stops there for a moment, at least
+        peak = float(np.abs(seg[: k + 1]).max())
+        if peak < _TRIM_PEAK * rise.peak_mps:
+            return None  # a creep, not a descent
+        return RepCandidate(rise, Move(-1, fall.i0, end, peak, -float(down[k])), top_start=False)
 
     def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
         speed = self._t.speed.data[a:b]  # the region's, indexed from a
-        groups = self._groups(self._pairing(moves))
+        groups = self._groups(self._pairing(moves, speed, a))
         alt = self._detrended(a, b, moves)
         if alt is not None:
             # the de-drifted speed wins when its sets hold more reps, and every rep of the
