@@ -156,34 +156,37 @@ class LockoutDetector:
         self._obs = np.zeros((p.baseline_obs, kn.OBS_COLS))
         # the kernel's parameters (the scale and the gravity-error model change over time)
         par = np.zeros(kn.PAR_SIZE)
-        par[kn.P_DT] = self.dt_s
-        par[kn.P_MIN_STILL] = self._min_still
-        par[kn.P_MOVING] = p.moving_mps
-        par[kn.P_QUIET] = p.quiet_fraction * p.moving_mps
-        par[kn.P_PHASE] = p.phase_fraction
-        par[kn.P_DECEL] = p.decel_fraction
-        par[kn.P_DECEL_SPEED] = p.decel_speed_fraction
-        par[kn.P_MIN_RISE] = p.min_rise_m
-        par[kn.P_MAX_RISE] = p.max_rise_m
-        par[kn.P_LEVEL_G] = p.still_level_g
-        par[kn.P_KNOWN_COS] = math.cos(math.radians(p.known_orientation_deg))
-        par[kn.P_FLOOR_STEP] = round(rate_hz)  # the floor is updated at whole seconds of grid
-        par[kn.P_STILL_RATIO] = p.still_ratio
-        par[kn.P_ACC_MIN] = p.still_acc_min_g2
-        par[kn.P_GYRO_MIN] = p.still_gyro_min_dps2
-        par[kn.P_FLOOR_A_MIN] = _MIN_FLOOR_ACC_G2
-        par[kn.P_FLOOR_G_MIN] = _MIN_FLOOR_GYRO_DPS2
-        par[kn.P_DELAY] = self.delay_s
-        par[kn.P_MAX_LEAD] = p.max_lead_s
-        par[kn.P_HALF_W] = self._w / 2
-        par[kn.P_PAIR_RATIO] = p.pair_ratio
-        par[kn.P_RANGE_RATIO] = p.range_ratio
-        par[kn.P_PEAK_RATIO] = p.peak_ratio
-        par[kn.P_CONFIRM] = p.confirm_reps
-        par[kn.P_SCALE_REPS] = p.scale_reps
-        par[kn.P_SET_GAP] = p.set_gap_s
-        par[kn.P_MIN_REPS] = p.min_reps_per_set
-        par[kn.P_RIDGE] = GRAVITY_RIDGE
+        for i, value in {
+            kn.P_DT: self.dt_s,
+            kn.P_MIN_STILL: self._min_still,
+            kn.P_MOVING: p.moving_mps,
+            kn.P_QUIET: p.quiet_fraction * p.moving_mps,
+            kn.P_PHASE: p.phase_fraction,
+            kn.P_DECEL: p.decel_fraction,
+            kn.P_DECEL_SPEED: p.decel_speed_fraction,
+            kn.P_MIN_RISE: p.min_rise_m,
+            kn.P_MAX_RISE: p.max_rise_m,
+            kn.P_LEVEL_G: p.still_level_g,
+            kn.P_KNOWN_COS: math.cos(math.radians(p.known_orientation_deg)),
+            kn.P_FLOOR_STEP: round(rate_hz),  # the floor is updated at whole seconds of grid
+            kn.P_STILL_RATIO: p.still_ratio,
+            kn.P_ACC_MIN: p.still_acc_min_g2,
+            kn.P_GYRO_MIN: p.still_gyro_min_dps2,
+            kn.P_FLOOR_A_MIN: _MIN_FLOOR_ACC_G2,
+            kn.P_FLOOR_G_MIN: _MIN_FLOOR_GYRO_DPS2,
+            kn.P_DELAY: self.delay_s,
+            kn.P_MAX_LEAD: p.max_lead_s,
+            kn.P_HALF_W: self._w / 2,
+            kn.P_PAIR_RATIO: p.pair_ratio,
+            kn.P_RANGE_RATIO: p.range_ratio,
+            kn.P_PEAK_RATIO: p.peak_ratio,
+            kn.P_CONFIRM: p.confirm_reps,
+            kn.P_SCALE_REPS: p.scale_reps,
+            kn.P_SET_GAP: p.set_gap_s,
+            kn.P_MIN_REPS: p.min_reps_per_set,
+            kn.P_RIDGE: GRAVITY_RIDGE,
+        }.items():
+            par[i] = value
         self._par = par
         # the kernel's state: still run in progress, kinematics, the phase's running values,
         # the last rep's tempo, the scale of a rep, sets
