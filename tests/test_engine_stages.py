@@ -825,6 +825,47 @@ def test_a_slow_descent_starts_and_ends_where_its_acceleration_does(
     assert worst_s <= early <= best_s
 
 
+def _trapezoid_speed(t: FloatArray, t0: float, peak_mps: float, ramp_s: float,
+                     cruise_s: float) -> FloatArray:
+    """Speed (m/s): smooth ramps (``ramp_s``) to ``peak_mps`` and back, cruising between."""
+    def ramp(x: FloatArray) -> FloatArray:
+        u = np.clip(x / ramp_s, 0.0, 1.0)
+        return u**2 * (3 - 2 * u)  # smoothstep
+
+    return peak_mps * (ramp(t - t0) - ramp(t - t0 - ramp_s - cruise_s))
+
+
+@pytest.mark.parametrize(
+    ("recent_s", "fraction", "anchored"), [(0.6, 0.7, False), (1e6, 0.4, True)]
+)
+def test_a_steady_descent_is_not_a_rest(recent_s: float, fraction: float, anchored: bool) -> None:
+    """A bar (no gyro, no turn) rises fast (0.64 m/s peak), holds 0.3 s, and descends at a
+    steady 0.2 m/s for 1.5 s: the cruise has no acceleration, so it looks still. The speed
+    there is as high as it has been for a while, so it is no rest: the speed stays at
+    -0.2 m/s. Judged against the whole motion's peak instead (the rule before), 0.2 m/s is
+    small enough to be drift, and the cruise is wrongly anchored at zero."""
+    t = np.arange(int(12 * RATE)) * DT
+    v = (_minjerk_speed(t, 3.0, 0.3, 0.7)
+         + _trapezoid_speed(t, 4.0, -0.2, 0.4, 1.5))
+    accel = np.gradient(v, DT)
+    u = np.array([0.1, 0.2, 0.97]) / np.linalg.norm([0.1, 0.2, 0.97])
+    acc = u[None, :] * (1 + accel / GRAVITY_MPS2)[:, None]
+    acc += np.random.default_rng(1).normal(0, 5e-4, acc.shape)
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    p = replace(EngineParams(), zupt_recent_s=recent_s, zupt_peak_fraction=fraction)
+    tr = VelocityTracker(p, with_gyro=False)
+    tr.push(np.arange(t.size, dtype=np.int64), acc, np.zeros(t.size, dtype=bool))
+    tr.finish()
+    cruise = slice(int(4.8 * RATE), int(5.7 * RATE))
+    assert tr._still_raw.data[cruise].any()  # the cruise looks still at times
+    got = tr.speed.data[cruise]
+    if anchored:
+        assert np.abs(got).min() < 0.02
+    else:
+        assert np.abs(got + 0.2).max() < 0.03
+
+
 def _block_due_reference(tr: Any) -> bool:
     """The rule, recomputed from the stages' progress (as the tracker did at every push):
     the samples so far can complete the next noise block."""

@@ -15,7 +15,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import uniform_filter1d
 
 from sensor.engine import Engine, kernels
-from sensor.engine.velocity import GRAVITY_MPS2, edge_rows, fit_gravity_error
+from sensor.engine.velocity import GRAVITY_MPS2, GRAVITY_RIDGE, edge_rows, fit_gravity_error
 from sensor.samples import Samples
 
 EXAMPLES = settings(max_examples=40, deadline=None)
@@ -73,12 +73,20 @@ def _observe_ref(acc: np.ndarray, norm: np.ndarray, lo: int, hi: int) -> np.ndar
 
 def gravity_accel_ref(  # noqa: PLR0917 - as the kernel
     acc: np.ndarray, norm: np.ndarray, still: np.ndarray, old: np.ndarray, s: int, e: int,
-    nb: int, end_n: int, keep: int, local_deg: float,
+    nb: int, end_n: int, gap: int, keep: int, local_deg: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``VelocityTracker._accel`` as it was in numpy."""
+    """``VelocityTracker._accel`` in numpy."""
     n_lp = norm.size
-    ends = [(lo, hi) for lo, hi in ((max(0, s - nb), s), (e, min(n_lp, e + end_n)))
-            if lo < hi and lo < n_lp]
+    flags = np.zeros(n_lp + end_n + gap, dtype=bool)  # past the flags: not still
+    flags[: still.size] = still
+    hi = s - gap
+    lo = max(0, hi - nb)
+    moving = np.flatnonzero(~flags[lo:hi]) if hi > 0 else np.empty(0, dtype=int)
+    before = (lo + int(moving[-1]) + 1 if moving.size else lo, hi)
+    lo = e + gap
+    moving = np.flatnonzero(~flags[lo : min(n_lp, lo + end_n)])
+    after = (lo, lo + int(moving[0]) if moving.size else min(n_lp, lo + end_n))
+    ends = [(lo, hi) for lo, hi in (before, after) if lo < hi and lo < n_lp]
     kept = np.concatenate([old, np.reshape([_observe_ref(acc, norm, lo, hi)
                                             for lo, hi in ends], (-1, 5))])
     kept = kept[-keep:]
@@ -318,15 +326,37 @@ def test_gravity_accel_is_the_numpy_code_to_rounding(keep: int) -> None:
     acc, still, _, old = _motion(1)
     norm = np.sqrt(np.add.reduce(acc**2, axis=1))
     pool = old
-    for lo, hi in ((10, 90), (110, 190), (210, 290), (310, 390), (450, 800)):  # in turn
-        got_pool, got = kernels.gravity_accel(acc, norm, still, pool, lo, hi, 50, 30, keep,
-                                              30.0, 0.05)
-        ref_pool, ref = gravity_accel_ref(acc, norm, still, pool, lo, hi, 50, 30, keep, 30.0)
+    for lo, hi in ((90, 110), (190, 210), (290, 310), (390, 450), (450, 800)):  # in turn
+        got_pool, got = kernels.gravity_accel(acc, norm, still, pool, lo, hi, 50, 30, 5, keep,
+                                              30.0, GRAVITY_RIDGE)
+        ref_pool, ref = gravity_accel_ref(acc, norm, still, pool, lo, hi, 50, 30, 5, keep, 30.0)
         assert got_pool.shape == ref_pool.shape
         assert np.allclose(got_pool, ref_pool, rtol=1e-14, atol=0.0)
         assert np.allclose(got, ref, rtol=1e-12, atol=1e-12)
         pool = got_pool
-    assert pool.shape[0] == (2 if keep == 2 else 10)
+    # two rests per motion, but none read at 400..449: the sensor is not still there
+    assert pool.shape[0] == (2 if keep == 2 else 8)
+
+
+def test_gravity_accel_reads_the_rests_only_while_still_and_away_from_the_motion() -> None:
+    """The rest before a motion is read from ``gap`` samples before it, back to where the
+    sensor last moved (at most ``nb`` samples); the rest after, from ``gap`` samples after it
+    to where it moves again (at most ``end_n``). Rows: direction, mean norm - 1 g, count."""
+    n = 200
+    acc = np.tile([0.0, 0.0, 1.0], (n, 1))
+    acc[60:100, 2] = 1.02  # a motion at 60..99, seen as a norm error if it were read
+    acc[120:, 2] = 1.05  # the next motion, from 120
+    acc[:52, 2] = 0.9  # the previous motion, up to 51
+    still = np.ones(n, dtype=bool)
+    still[:52] = False
+    still[60:100] = False
+    still[120:] = False
+    norm = acc[:, 2].copy()
+    pool, _ = kernels.gravity_accel(acc, norm, still, np.empty((0, 5)), 60, 100, 50, 30, 3, 40,
+                                    30.0, GRAVITY_RIDGE)
+    assert pool.shape == (2, 5)
+    assert pool[0].tolist() == [0.0, 0.0, 1.0, 0.0, 5.0]  # 52..56: still, 3 samples short of 60
+    assert pool[1].tolist() == [0.0, 0.0, 1.0, 0.0, 17.0]  # 103..119: up to the next motion
 
 
 def test_gravity_accel_recovers_the_vertical_acceleration() -> None:
@@ -337,13 +367,15 @@ def test_gravity_accel_recovers_the_vertical_acceleration() -> None:
     acc, still, a_true, old = _motion(2)
     norm = np.sqrt(np.add.reduce(acc**2, axis=1))
     pool = old
-    for lo, hi in ((10, 90), (110, 190), (210, 290), (310, 390)):
-        pool, _ = kernels.gravity_accel(acc, norm, still, pool, lo, hi, 50, 30, 40, 30.0, 0.05)
+    for lo, hi in ((90, 110), (190, 210), (290, 310), (390, 450)):
+        pool, _ = kernels.gravity_accel(acc, norm, still, pool, lo, hi, 50, 30, 5, 40, 30.0,
+                                        GRAVITY_RIDGE)
     naive = (norm[450:800] - 1.0) * GRAVITY_MPS2
     assert np.abs(naive - a_true[450:800]).max() > 0.2  # the error the fit must remove
-    _, exact = kernels.gravity_accel(acc, norm, still, pool, 450, 800, 50, 30, 40, 30.0, 0.0)
+    _, exact = kernels.gravity_accel(acc, norm, still, pool, 450, 800, 50, 30, 5, 40, 30.0, 0.0)
     assert np.abs(exact - a_true[450:800]).max() < 0.01
-    _, ridged = kernels.gravity_accel(acc, norm, still, pool, 450, 800, 50, 30, 40, 30.0, 0.05)
+    _, ridged = kernels.gravity_accel(acc, norm, still, pool, 450, 800, 50, 30, 5, 40, 30.0,
+                                    GRAVITY_RIDGE)
     assert np.abs(ridged - a_true[450:800]).max() < 0.05
 
 
@@ -354,10 +386,10 @@ def test_gravity_accel_with_nothing_seen_and_a_zero_norm() -> None:
     acc[500] = 0.0
     norm = np.sqrt(np.add.reduce(acc**2, axis=1))
     still = np.zeros(acc.shape[0], dtype=bool)
-    pool, got = kernels.gravity_accel(acc, norm, still, old, 0, acc.shape[0], 50, 30, 40,
-                                      30.0, 0.05)
+    pool, got = kernels.gravity_accel(acc, norm, still, old, 0, acc.shape[0], 50, 30, 5, 40,
+                                      30.0, GRAVITY_RIDGE)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ref_pool, ref = gravity_accel_ref(acc, norm, still, old, 0, acc.shape[0], 50, 30, 40,
+        ref_pool, ref = gravity_accel_ref(acc, norm, still, old, 0, acc.shape[0], 50, 30, 5, 40,
                                           30.0)
     assert pool.shape == ref_pool.shape == (0, 5)
     assert np.isnan(got[500])

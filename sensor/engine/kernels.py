@@ -1124,6 +1124,7 @@ def gravity_accel(  # noqa: PLR0917 - arrays and the motion's bounds in
     e: int,
     nb: int,
     end_n: int,
+    gap: int,
     keep: int,
     local_deg: float,
     ridge: float,
@@ -1131,8 +1132,10 @@ def gravity_accel(  # noqa: PLR0917 - arrays and the motion's bounds in
     """Vertical acceleration (m/s^2, up positive) over the motion ``s .. e - 1``: the norm
     of the low-passed acceleration ``acc`` (n, 3) in g (``norm`` (n,)) minus gravity as the
     local error model reads it, fitted on the still observations ``old`` (k, OBS_COLS), the
-    rests just before (``nb`` samples) and after (``end_n``) and the still runs of 3 or more
-    samples of ``still`` (n,) within the motion. Returns (the pool ``old`` with the two rests,
+    rests before (``nb`` samples) and after (``end_n``) and the still runs of 3 or more
+    samples of ``still`` (n,) within the motion. The rests are read ``gap`` samples away
+    from the motion (the low-pass spreads its first and last acceleration into them) and
+    only while ``still``. Returns (the pool ``old`` with the two rests,
     its last ``keep`` rows (0: all), the acceleration (e - s,)); as the numpy code of
     ``VelocityTracker._accel`` did, to rounding.
     """
@@ -1140,7 +1143,21 @@ def gravity_accel(  # noqa: PLR0917 - arrays and the motion's bounds in
     # the rests just before and just after the motion
     ends = np.empty((2, 2), dtype=np.int64)
     n_ends = 0
-    for lo, hi in ((max(0, s - nb), s), (e, min(n_lp, e + end_n))):
+    for before in (True, False):
+        if before:
+            hi = s - gap
+            lo = max(0, hi - nb)
+            for i in range(hi - 1, lo - 1, -1):
+                if not still[i]:
+                    lo = i + 1
+                    break
+        else:
+            lo = e + gap
+            hi = min(n_lp, lo + end_n)
+            for i in range(lo, hi):
+                if i >= still.shape[0] or not still[i]:  # (not decided yet: not still)
+                    hi = i
+                    break
         if lo < hi and lo < n_lp:
             ends[n_ends, 0] = lo
             ends[n_ends, 1] = hi
@@ -1202,7 +1219,7 @@ def gravity_accel(  # noqa: PLR0917 - arrays and the motion's bounds in
 
 gravity_accel = _np_compiled(
     gravity_accel,
-    _TUPLE((_OUT2, _BUF1))(_IN2, _IN1, _IN_FLAGS, _IN2, _I, _I, _I, _I, _I, _X, _X),
+    _TUPLE((_OUT2, _BUF1))(_IN2, _IN1, _IN_FLAGS, _IN2, _I, _I, _I, _I, _I, _I, _X, _X),
 )
 
 

@@ -41,7 +41,6 @@ from scipy.signal import butter, sosfilt_zi
 
 from sensor.engine import kernels as kn
 from sensor.engine.resample import GridBlock
-from sensor.engine.velocity import GRAVITY_RIDGE
 from sensor.events import LockoutReached
 from sensor.samples import FloatArray
 from sensor.summary import Leg, Phase
@@ -73,6 +72,7 @@ class LockoutParams:
     known_orientation_deg: float = 20.0  # (tested only this close to an orientation seen at rest)
     min_still_s: float = 0.12  # a still run this long resets the speed and feeds the baseline
     baseline_obs: int = 40  # still observations kept for the gravity-error model
+    gravity_ridge: float = 0.05  # its ridge per unit of weight (see fit_gravity_error)
     moving_mps: float = 0.04  # a phase starts when the speed passes this
     min_rise_m: float = 0.10  # smallest rise that is a rep
     max_rise_m: float = 0.5  # standing up from the floor raises the hips about 0.55 m
@@ -184,7 +184,7 @@ class LockoutDetector:
             kn.P_SCALE_REPS: p.scale_reps,
             kn.P_SET_GAP: p.set_gap_s,
             kn.P_MIN_REPS: p.min_reps_per_set,
-            kn.P_RIDGE: GRAVITY_RIDGE,
+            kn.P_RIDGE: p.gravity_ridge,
         }.items():
             par[i] = value
         self._par = par

@@ -49,12 +49,16 @@ class EngineParams:
     still_cutoff_hz: float = 3.0  # heavier low-pass for the stillness detector (tremor out)
     still_taps: int = 41
     zupt_speed_mps: float = 0.05  # a still run anchors the speed only if reached under this
-    zupt_peak_fraction: float = 0.4  # ... or under this fraction of the motion's peak speed
+    zupt_peak_fraction: float = 0.7  # ... or under this fraction of the peak speed ...
+    zupt_recent_s: float = 0.6  # ... over this much of the motion before it (a steady move
+    # looks still: no acceleration, but its speed is all it has had for a while)
     zupt_long_rest_s: float = 2.0  # a still run this long is a rest whatever the speed says
     zupt_max_motion_s: float = 5.0  # and any still run ends a motion longer than this
     zupt_turn_deg: float = 10.0  # the check is for sensors that barely rotate (bar mounts)
     gravity_local_deg: float = 30.0  # orientation scale of the local gravity-error fit
     gravity_obs: int = 40  # still observations kept for the gravity-norm error model
+    gravity_obs_gap_s: float = 0.1  # a motion's rests are observed this far from it
+    gravity_ridge: float = 0.002  # the model's ridge per unit of weight (see fit_gravity_error)
     rest_window_s: float = 0.4  # centred window of the stillness detector
     rest_ratio: float = 15.0  # still when the norm's activity < ratio x noise floor ...
     still_norm_min_g2: float = 2e-4  # ... or under this (g^2: 14 mg rms; tremor in a hold)

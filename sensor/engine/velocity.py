@@ -31,7 +31,7 @@ from sensor.engine.options import EngineParams
 from sensor.samples import FloatArray
 
 GRAVITY_MPS2 = 9.80665
-GRAVITY_RIDGE = 0.05  # the gravity-error fit's ridge (per unit of weight): see fit_gravity_error
+GRAVITY_RIDGE = EngineParams.gravity_ridge  # fit_gravity_error's default ridge
 _DEFAULT_FLOOR_ACC = 1.5e-6  # g^2: about 1.2 mg rms after the low-pass
 _MIN_FLOOR_ACC = 1e-7
 _DEFAULT_FLOOR_GYRO = 0.05  # (deg/s)^2
@@ -232,6 +232,7 @@ class VelocityTracker:
         self.cos_still_turn = float(np.cos(np.radians(params.still_turn_deg)))
         self.cos_turn = float(np.cos(np.radians(params.zupt_turn_deg)))
         self.nb = max(1, round(params.baseline_s * params.grid_rate_hz))
+        self.obs_gap = round(params.gravity_obs_gap_s * params.grid_rate_hz)
         self.edge_n = round(params.motion_edge_s * params.grid_rate_hz)
         self.raw = Growable(6 if with_gyro else 3)
         self.gap = GrowableMask(0)
@@ -579,7 +580,8 @@ class VelocityTracker:
             v = np.cumsum(self._accel(i, j, commit=False)) * self.dt_s
             # at a real rest the speed is back near zero (drift aside); in the middle of a
             # steady move it is still about its peak
-            limit = max(self.p.zupt_speed_mps, self.p.zupt_peak_fraction * np.abs(v).max())
+            recent = v[-max(1, round(self.p.zupt_recent_s / self.dt_s)):]
+            limit = max(self.p.zupt_speed_mps, self.p.zupt_peak_fraction * np.abs(recent).max())
             if abs(v[-1]) <= limit:
                 return j
             if end >= n:  # not a rest: moving through it
@@ -607,8 +609,8 @@ class VelocityTracker:
         # rests never saw; still moments in orientations near this motion's ends count most
         kept, accel = kernels.gravity_accel(
             self.acc_lp.data, self.norm.data, self._still_raw.data, self.obs, s, e, self.nb,
-            min(self.nb, self.min_rest), self.p.gravity_obs, self.p.gravity_local_deg,
-            GRAVITY_RIDGE)
+            min(self.nb, self.min_rest), self.obs_gap, self.p.gravity_obs, self.p.gravity_local_deg,
+            self.p.gravity_ridge)
         if commit:
             self.obs = kept
         else:
