@@ -233,6 +233,7 @@ class VelocityTracker:
         self.cos_turn = float(np.cos(np.radians(params.zupt_turn_deg)))
         self.nb = max(1, round(params.baseline_s * params.grid_rate_hz))
         self.obs_gap = round(params.gravity_obs_gap_s * params.grid_rate_hz)
+        self.recent_n = max(1, round(params.zupt_recent_s * params.grid_rate_hz))
         self.edge_n = round(params.motion_edge_s * params.grid_rate_hz)
         self.raw = Growable(6 if with_gyro else 3)
         self.gap = GrowableMask(0)
@@ -580,8 +581,8 @@ class VelocityTracker:
             v = np.cumsum(self._accel(i, j, commit=False)) * self.dt_s
             # at a real rest the speed is back near zero (drift aside); in the middle of a
             # steady move it is still about its peak
-            recent = v[-max(1, round(self.p.zupt_recent_s / self.dt_s)):]
-            limit = max(self.p.zupt_speed_mps, self.p.zupt_peak_fraction * np.abs(recent).max())
+            recent = np.abs(v[-self.recent_n :]).max()
+            limit = max(self.p.zupt_speed_mps, self.p.zupt_peak_fraction * recent)
             if abs(v[-1]) <= limit:
                 return j
             if end >= n:  # not a rest: moving through it
