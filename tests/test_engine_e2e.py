@@ -374,3 +374,63 @@ def test_alt_session_194_last_rep_before_the_bar_is_set_down() -> None:
     assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
     last, true_last = summary.sets[-1].reps[-1], truth["sets"][-1]["reps"][-1]
     assert last.t_bottom == pytest.approx(true_last["t_bottom"], abs=0.3)
+
+
+# -- a descent too slow for the stillness test ---------------------------------------------
+
+
+def _slow_eccentric_set(reps: int, eccentric_s: float) -> Samples:
+    """A bar set at 50 Hz (no gyro, the bar tilted 20 deg, 2 mg noise): ``reps`` reps of
+    0.2 m up in 1 s, 1 s hold, down in ``eccentric_s``, 1.5 s at the bottom; 12 s of rest
+    after. A 0.2 m min-jerk descent over 3.5 s peaks at 9.6 mg of acceleration: under the
+    stillness test's 10 mg, so the tracker reads it as rest."""
+    rate_hz = 50.0
+    dt = 1.0 / rate_hz
+    z = [np.zeros(int(4 * rate_hz))]
+    for _ in range(reps):
+        for dz, dur_s in ((0.2, 1.0), (0.0, 1.0), (-0.2, eccentric_s), (0.0, 1.5)):
+            z.append(z[-1][-1] + _minjerk_path(int(dur_s * rate_hz), dz))
+    z.append(np.full(int(12 * rate_hz), z[-1][-1]))
+    zz = np.concatenate(z)
+    accel = np.gradient(np.gradient(zz, dt), dt)
+    tilt = np.radians(20)
+    acc = (1 + accel / 9.80665)[:, None] * np.array([0.0, np.sin(tilt), np.cos(tilt)])
+    acc += np.random.default_rng(3).normal(0, 0.002, acc.shape)
+    return Samples(np.arange(zz.size) * dt, acc)
+
+
+def _minjerk_eccentric_s(dist_m: float, dur_s: float, rise_peak_mps: float) -> float:
+    """The spec's eccentric of a min-jerk descent: the time its speed, 30 u^2 (1 - u)^2
+    dist / dur, is over 5 % of the rise's peak speed."""
+    c = 0.05 * rise_peak_mps * dur_s / (30 * dist_m)  # u (1 - u) at the crossings, squared
+    u = (1 - np.sqrt(1 - 4 * np.sqrt(c))) / 2
+    return float(dur_s * (1 - 2 * u))
+
+
+@pytest.mark.parametrize("eccentric_s", [3.5, 5.0])
+def test_a_descent_too_slow_for_the_stillness_test_is_still_a_rep(eccentric_s: float) -> None:
+    """Each slow descent lies between two rises (the last one before the rest): it is found by
+    integrating from rest to rest, every rep counts, chunked as whole, and its eccentric is
+    the spec's within 0.25 s."""
+    samples = _slow_eccentric_set(8, eccentric_s)
+    want = _minjerk_eccentric_s(0.2, eccentric_s, 1.875 * 0.2 / 1.0)
+    whole = analyze(samples, AnalysisOptions())
+    chunked = _feed(samples, [37, 500], AnalysisOptions())[0]
+    for summary in (whole, chunked):
+        assert [s.rep_count for s in summary.sets] == [8]
+        assert [r.eccentric_s for r in summary.sets[0].reps] == pytest.approx([want] * 8, abs=0.25)
+    assert [r.t_bottom for r in chunked.sets[0].reps] == pytest.approx(
+        [r.t_bottom for r in whole.sets[0].reps], abs=1e-3
+    )
+
+
+# -- standing up after a set ---------------------------------------------------------------
+
+
+def test_standing_up_after_a_hip_set_is_not_a_rep() -> None:
+    """Known answer (simulator seed 124, hip mount, 52 Hz, no gyro): after the second set the
+    athlete stands up (the pelvis turns 69 deg) and walks; the de-drifted speed made a rep of
+    it. A rep starts from the set's posture, and standing is not it."""
+    samples, truth = simulate_session(124)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [s.rep_count for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]

@@ -34,9 +34,15 @@ from sensor.engine.reps import (
     pair_moves,
     phase_indices,
     runs,
+    unreturned,
 )
 from sensor.engine.resample import GridBlock, GridResampler, resample_block
-from sensor.engine.velocity import GRAVITY_MPS2, fit_gravity_error, integrate_segment
+from sensor.engine.velocity import (
+    GRAVITY_MPS2,
+    fit_gravity_error,
+    integrate_segment,
+    rest_to_rest_speed,
+)
 from sensor.samples import FloatArray, Samples
 from sensor.summary import Leg, LegStats, Rep, RepFlag, SetResult
 
@@ -317,6 +323,63 @@ def test_pair_moves_rejects_implausible_pairs() -> None:
     assert pair_moves(m3, restless, p, top_start=False) == []
     # a hold longer than max_hold_s
     assert pair_moves(m3, long == 0, replace(p, max_hold_s=2.5), top_start=False) == []
+
+
+def test_pair_moves_passes_over_a_creep_in_the_hold() -> None:
+    """A rise of 0.3 m, a long hold that creeps up 0.04 m (drift, or the hips settling),
+    then the descent: one rep. A second rise of 0.25 m (over 0.3 / 1.45) is no creep."""
+    creep = _profile([15, _tri(25, 0.6), 20, _tri(20, 0.1), 20, -_tri(40, 0.375), 15])
+    moves = find_moves(creep, DT, 0.03, 0)
+    assert [m.sign for m in moves] == [1, 1, -1]
+    reps = pair_moves(moves, creep == 0, _params(), top_start=False)
+    assert [(r.rise, r.fall) for r in reps] == [(moves[0], moves[2])]
+    two = _profile([15, _tri(25, 0.6), 20, _tri(25, 0.5), 20, -_tri(40, 0.375), 15])
+    m2 = find_moves(two, DT, 0.03, 0)
+    assert [r.rise for r in pair_moves(m2, two == 0, _params(), top_start=False)] == [m2[1]]
+
+
+def _mv(sign: int, i0: int, disp_m: float) -> Move:
+    return Move(sign, i0, i0 + 50, abs(disp_m), disp_m)
+
+
+def test_unreturned_pairs_moves_in_one_direction_with_no_way_back_between() -> None:
+    p = _params()  # pair_ratio 1.45: a way back of 0.3 m is at least 0.207 m
+    up1, down1, up2, up3, creep, up4, down4 = (
+        _mv(1, 0, 0.3), _mv(-1, 100, -0.3), _mv(1, 200, 0.3), _mv(1, 400, 0.28),
+        _mv(-1, 500, -0.12), _mv(1, 600, 0.31), _mv(-1, 700, -0.3),
+    )
+    moves = [up1, down1, up2, up3, creep, up4, down4]
+    # up2 -> up3: nothing between; up3 -> up4: only 0.12 m back (under 0.28 / 1.45)
+    assert unreturned(moves, p) == [(up2, up3), (up3, up4)]
+    # a rise twice the size is not the same kind of move (setting up, standing)
+    big = _mv(1, 400, 0.6)
+    assert unreturned([up1, down1, up2, big], p) == []
+    # nor is one that comes too long after (walking off and back)
+    far = _mv(1, 200 + 50 + round(24 * RATE), 0.3)
+    assert unreturned([up2, far], p) == []
+    # descents likewise (a top-start lift's missing rise)
+    assert unreturned([down1, _mv(-1, 300, -0.3)], p) == [(down1, _mv(-1, 300, -0.3))]
+
+
+def test_rest_to_rest_speed_sees_a_descent_under_the_stillness_thresholds() -> None:
+    """A 0.2 m descent over 4 s (peak 7 mg: under the stillness test's 10 mg) between a hold
+    and a bottom rest, all of it marked still, read by a sensor 4 mg off: its speed and its
+    0.2 m come back, and the speed is zero at both rests."""
+    t = np.arange(350) * DT
+    v_true = _minjerk_speed(t, 1.5, -0.2, 4.0)  # 1.5 s of hold, 4 s down, 1.5 s of bottom
+    accel = np.gradient(v_true, DT)
+    assert np.abs(accel).max() / GRAVITY_MPS2 < 0.008
+    norm = 1.004 + accel / GRAVITY_MPS2
+    still = np.ones(v_true.size, dtype=bool)
+    v = rest_to_rest_speed(norm, still, DT)
+    assert np.sum(v) * DT == pytest.approx(-0.2, abs=0.005)
+    assert np.max(np.abs(v - v_true)) < 0.005
+    assert abs(v[0]) < 1e-3
+    assert abs(v[-1]) < 1e-3
+    # gravity is read from the still samples: a move marked as such is no baseline
+    moving = np.zeros(v_true.size, dtype=bool)
+    moving[:75] = moving[-75:] = True
+    assert np.max(np.abs(rest_to_rest_speed(norm, moving, DT) - v_true)) < 0.005
 
 
 def test_runs() -> None:

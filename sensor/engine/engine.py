@@ -20,7 +20,7 @@ from sensor.engine.kernels import SCAN_DONE, SCAN_NO_ROOM
 from sensor.engine.lockout import LockoutDetector, detector_of
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
-from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep
+from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep, unit
 from sensor.engine.reps import (
     Move,
     RepCandidate,
@@ -28,9 +28,10 @@ from sensor.engine.reps import (
     find_moves,
     pair_moves,
     phase_indices,
+    unreturned,
 )
 from sensor.engine.resample import GridResampler
-from sensor.engine.velocity import VelocityTracker
+from sensor.engine.velocity import VelocityTracker, rest_to_rest_speed
 from sensor.events import Event, RepDone, SetDone
 from sensor.samples import FloatArray, Samples
 from sensor.summary import Leg, Mount, Rep, SessionSummary, SetResult
@@ -291,8 +292,15 @@ class Engine:
 
     def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
         speed = self._t.speed.data[a:b]  # the region's, indexed from a
-        groups = self._groups(self._pairing(moves, speed, a))
-        alt = self._detrended(a, b, moves)
+        speed, moves = self._unseen_returns(speed, a, moves)
+        cands = self._pairing(moves, speed, a)
+        tail = self._tail_window(b, moves, cands)
+        filled = None if tail is None else self._returned(speed, a, *tail)
+        if filled is not None:
+            speed, moves = filled, self._moves_in(filled, a)
+            cands = self._pairing(moves, speed, a)
+        groups = self._groups(cands)
+        alt = self._detrended(speed, a, moves)
         if alt is not None:
             # the de-drifted speed wins when its sets hold more reps, and every rep of the
             # plain speed's among them (it finds the reps drift hid, and loses none)
@@ -310,6 +318,80 @@ class Engine:
             events.append(SetDone(s))
         return events
 
+    def _unseen_returns(
+        self, speed: FloatArray, a: int, moves: list[Move]
+    ) -> tuple[FloatArray, list[Move]]:
+        """A region's speed (from grid sample ``a``) and moves, with each way back that the
+        stillness test missed between two moves in one direction (``unreturned``) filled
+        in (``_returned``). One at a time: a move that a filled-in return cuts short (drift
+        had run it into the next) is judged again at its new size."""
+        tried: set[int] = set()
+        while True:
+            pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
+            todo = [(m, n.i1) for m, n in unreturned(pm, self.p) if m.i0 not in tried]
+            if not todo:
+                return speed, moves
+            m, hi = todo[0]
+            tried.add(m.i0)
+            filled = self._returned(speed, a, m, hi)
+            if filled is not None:
+                speed, moves = filled, self._moves_in(filled, a)
+
+    def _returned(self, speed: FloatArray, a: int, m: Move, hi: int) -> FloatArray | None:
+        """A copy of ``speed`` (from grid sample ``a``; lengthened when ``hi`` is past its
+        end) with the way back after move ``m`` that the stillness test missed: from ``m``'s
+        end to ``hi``, two rests, integrated with no zero-velocity update between
+        (``rest_to_rest_speed``). None when that comes back by less than 1/``pair_ratio``
+        or more than ``pair_ratio`` times ``m``."""
+        tr, p = self._t, self.p
+        lo = m.i1
+        v = rest_to_rest_speed(tr.norm.data[lo:hi], tr.still.data[lo:hi], tr.dt_s)
+        merge = round(p.merge_gap_s * p.grid_rate_hz)
+        back = [x for x in find_moves(v, tr.dt_s, _MIN_MOVE_M, merge) if x.sign != m.sign]
+        r = max(back, key=lambda x: abs(x.disp_m), default=None)
+        if r is None or not 1 / p.pair_ratio <= abs(r.disp_m / m.disp_m) <= p.pair_ratio:
+            return None
+        out = np.concatenate([speed, tr.speed.data[a + speed.size : hi]])
+        # only the way back: the tracker's speed around it is anchored at each rest
+        out[lo + r.i0 - a : lo + r.i1 - a] = v[r.i0 : r.i1]
+        return out
+
+    def _tail_window(
+        self, b: int, moves: list[Move], cands: list[RepCandidate]
+    ) -> tuple[Move, int] | None:
+        """The window after the region's last rep-sized move in the direction the reps
+        start with, when the pairing left it alone and nothing after it comes back by a
+        rep's share (a last rise with no descent seen): up to 1.5 times the reps' median
+        first-half end to second-half end, at most ``set_gap_s`` (the data there is final),
+        past the region's end ``b`` and up to the next pairable move. None: no such move."""
+        p, tr = self.p, self._t
+        if len(cands) < 2:
+            return None
+        top = cands[0].top_start
+        lead = -1 if top else 1
+        firsts = [c.fall if top else c.rise for c in cands]
+        seconds = [c.rise if top else c.fall for c in cands]
+        k = next((k for k in range(len(moves) - 1, -1, -1)
+                  if moves[k].sign == lead and abs(moves[k].disp_m) >= p.min_range_m), None)
+        if k is None or moves[k].i0 <= firsts[-1].i0:
+            return None
+        last = moves[k]
+        med = float(np.median([f.disp_m for f in firsts]))
+        back = abs(last.disp_m) / p.pair_ratio
+        if not 1 / p.rep_range_ratio <= last.disp_m / med <= p.rep_range_ratio or any(
+            m.sign != lead and abs(m.disp_m) >= back for m in moves[k + 1 :]
+        ):
+            return None
+        span = float(np.median([s.i1 - f.i1 for f, s in zip(firsts, seconds, strict=True)]))
+        reach = min(round(1.5 * span), round(p.set_gap_s * p.grid_rate_hz))
+        hi = min(last.i1 + reach, tr.n_final)
+        if hi > b:
+            after = [m for m in self._moves_in(tr.speed.data[b:hi], b)
+                     if abs(m.disp_m) >= _PAIRABLE_M]
+            hi = after[0].i0 if after else hi
+        hi = max(hi, b)
+        return (last, hi) if hi > last.i1 else None
+
     def _groups(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
         """The sets among a region's reps: split at long pauses, each set's reps alike
         (walking's are not), and enough of them."""
@@ -321,8 +403,9 @@ class Engine:
         merge = round(self.p.merge_gap_s * self.p.grid_rate_hz)
         return [_shifted(m, a) for m in find_moves(speed, self._t.dt_s, _MIN_MOVE_M, merge)]
 
-    def _detrended(self, a: int, b: int, moves: list[Move]) -> FloatArray | None:
-        """Region [a, b)'s speed less its mean over one rep cycle (None: no regular cycle).
+    def _detrended(self, speed: FloatArray, a: int, moves: list[Move]) -> FloatArray | None:
+        """A region's ``speed`` (from grid sample ``a``) less its mean over one rep cycle
+        (None: no regular cycle).
 
         The speed is de-drifted only between rests, and a set can have none (short holds;
         a hip mount whose norm error follows its orientation) or false ones (a slow
@@ -339,7 +422,7 @@ class Engine:
             return None
         tr = self._t
         keep = min(period, round(self.p.keep_rest_s * rate))
-        return cycle_detrended(tr.speed.data[a:b], tr.still.data[a:b], period, keep)
+        return cycle_detrended(speed, tr.still.data[a : a + speed.size], period, keep)
 
     def _returns(self, c: RepCandidate) -> bool:
         """A rep ends in the orientation it started in (sitting down, say, does not): just
@@ -347,26 +430,41 @@ class Engine:
         rest between reps, a curl say, is already turning into the next rep after)."""
         tr = self._t
         acc = tr.acc_lp.data
-        settle = round(0.3 * self.p.grid_rate_hz)
+        settle = self._settle
         a, b = min(c.rise.i0, c.fall.i0), max(c.rise.i1, c.fall.i1)
         b = min(b, len(acc) - 1)  # b may be the end
-        before = mean_rows(acc[max(0, a - settle) : a + 1])
+        before = self._posture(a)
         return any(
             angle_deg(before, mean_rows(acc[lo:hi])) <= self.p.max_return_deg
             for lo, hi in ((max(0, b - settle), b + 1), (b, b + settle + 1))
         )
 
+    @property
+    def _settle(self) -> int:
+        """Grid samples of rest that show the posture before a rep (0.3 s)."""
+        return round(0.3 * self.p.grid_rate_hz)
+
+    def _posture(self, i: int) -> FloatArray:
+        """The low-passed acceleration (g) over the ``_settle`` samples up to grid sample
+        ``i``: gravity in the sensor's frame, so its orientation there."""
+        return mean_rows(self._t.acc_lp.data[max(0, i - self._settle) : i + 1])
+
     def _consistent(self, cands: list[RepCandidate]) -> list[RepCandidate]:
-        """Drop candidates whose range is far from the region's median rep."""
+        """Drop candidates far from the region's median rep: in range, in duration, or in
+        the posture they start from (the sensor's orientation then: every rep of a set
+        starts from the same one; standing up after it does not)."""
         if len(cands) < 3:
             return cands
         med = float(np.median([c.rise.disp_m for c in cands]))
         r = self.p.rep_range_ratio
         dur = [_span(c) for c in cands]
         long = self.p.rep_duration_ratio * float(np.median(dur))
+        starts = [unit(self._posture(_bounds(c)[0])) for c in cands]
+        posture = np.median(starts, axis=0)
         return [
-            c for c, d in zip(cands, dur, strict=True)
+            c for c, d, u in zip(cands, dur, starts, strict=True)
             if med / r <= c.rise.disp_m <= med * r and d <= long
+            and angle_deg(u, posture) <= self.p.max_posture_deg
         ]
 
     def _split(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
@@ -415,12 +513,9 @@ class Engine:
             for c in group
         ]
         top_start = group[0].top_start
-        settle = round(0.3 * self.p.grid_rate_hz)
+        settle = self._settle
         spans = [(int(x.start), int(x.lockout), int(x.bottom)) for x in ph]
-        rotations = [
-            angle_deg(mean_rows(acc_lp[max(0, s - settle) : s + 1]), acc_lp[lk])
-            for s, lk, _ in spans
-        ]
+        rotations = [angle_deg(self._posture(s), acc_lp[lk]) for s, lk, _ in spans]
         self._rotations += rotations
         if self._mount is None:
             med = float(np.median(rotations))

@@ -89,6 +89,7 @@ class EngineParams:
     hold_quiet_g2: float = 4e-4  # quiet: activity under this (g^2, 20 mg rms; tremor is)
     pair_ratio: float = 1.8  # descent/rise ranges must agree within this factor
     max_return_deg: float = 20.0  # a rep ends within this angle of its starting orientation
+    max_posture_deg: float = 30.0  # and starts within this of the set's median start's
     rep_range_ratio: float = 1.6  # a rep's range vs the set's median so far
     rep_duration_ratio: float = 1.6  # and its duration (rise and descent) at most this x
     min_cycle_s: float = 1.5  # a set's rep cycle (rise to rise) is within these bounds

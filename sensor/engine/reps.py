@@ -113,21 +113,50 @@ def pair_moves(
     """Greedy pairing: rise then descent (or descent then rise for a top-start lift).
 
     ``quiet`` marks the grid samples where the body is at most trembling (a held lockout
-    is; walking is not).
+    is; walking is not). Moves on in the first's direction by less than 1/``pair_ratio`` of
+    it are drift in the pause (a creep in a long hold) and are passed over.
     """
     rate = p.grid_rate_hz
+    want = -1 if top_start else 1
     out: list[RepCandidate] = []
     i = 0
     while i < len(moves) - 1:
-        first, second = moves[i], moves[i + 1]
-        want = -1 if top_start else 1
+        first = moves[i]
+        small = abs(first.disp_m) / p.pair_ratio
+        j = i + 1
+        while j < len(moves) - 1 and moves[j].sign == first.sign and abs(moves[j].disp_m) < small:
+            j += 1
+        second = moves[j]
         if first.sign == want and second.sign == -want:
             rise, fall = (second, first) if top_start else (first, second)
             if _plausible(rise, fall, first, second, quiet=quiet, p=p, rate=rate):
                 out.append(RepCandidate(rise, fall, top_start))
-                i += 2
+                i = j + 1
                 continue
         i += 1
+    return out
+
+
+def unreturned(moves: list[Move], p: EngineParams) -> list[tuple[Move, Move]]:
+    """Pairs of rep-sized moves in one direction, each the next of its direction, with no
+    move between them that comes back by a rep's share (1/``pair_ratio``) of either: two
+    rises with no descent between, say. The way back was there, but too slow for the
+    stillness test to tell it from rest (a 3 s eccentric on a bar is under 20 mg); it lies
+    between the first move's end and the second's, two rests."""
+    longest = (p.max_hold_s + p.max_eccentric_s) * p.grid_rate_hz
+    big = [k for k, m in enumerate(moves) if abs(m.disp_m) >= p.min_range_m]
+    out = []
+    for x, k in enumerate(big):
+        m = moves[k]
+        j = next((j for j in big[x + 1 :] if moves[j].sign == m.sign), None)
+        if j is None or moves[j].i0 - m.i1 > longest:
+            continue
+        n = moves[j]
+        if not 1 / p.pair_ratio <= n.disp_m / m.disp_m <= p.pair_ratio:
+            continue
+        back = min(abs(m.disp_m), abs(n.disp_m)) / p.pair_ratio
+        if not any(x.sign != m.sign and abs(x.disp_m) >= back for x in moves[k + 1 : j]):
+            out.append((m, n))
     return out
 
 

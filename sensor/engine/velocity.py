@@ -207,6 +207,19 @@ def integrate_segment(accel_mps2: FloatArray, dt_s: float) -> FloatArray:
     return kernels.integrate_segment(accel_mps2, dt_s)
 
 
+def rest_to_rest_speed(norm_g: FloatArray, still: NDArray[np.bool_], dt_s: float) -> FloatArray:
+    """Vertical speed (m/s, up positive) over a window that starts and ends at rest, from the
+    norm of the low-passed acceleration (g) alone, with no zero-velocity update inside.
+
+    For a sensor that barely turns over the window (a bar): gravity is the median norm of
+    its ``still`` samples (of all of them when none are), and a constant error in it is
+    taken out by the speed being zero at both ends. This sees a move so slow that the
+    stillness test took it for rest.
+    """
+    ref = norm_g[still] if still.any() else norm_g
+    return integrate_segment((norm_g - float(np.median(ref))) * GRAVITY_MPS2, dt_s)
+
+
 class VelocityTracker:
     """Streaming: grid samples in, vertical speed out once it is final.
 
