@@ -491,6 +491,26 @@ def test_phase_indices_drifted_hold_is_read_from_its_level() -> None:
     assert phase_indices(clean, rep2, 0.05, flat_step_mps=0.002) == phase_indices(clean, rep2, 0.05)
 
 
+def test_phase_indices_take_the_crossings_nearest_each_moves_peak() -> None:
+    """A hold whose speed never quite reaches zero (+5 mm/s) and wobbles over the 3 cm/s
+    threshold 0.3 s after the lockout, and a bottom rest with a wobble before the rise: both
+    are in the rise's move, but the lockout and the start are where the rise itself crosses
+    the threshold."""
+    wobble = 0.005 + _tri(5, 0.035)  # peaks at 0.04 m/s
+    speed = _profile([
+        np.full(10, 0.005), wobble, np.full(10, 0.005),  # the bottom, from index 0
+        np.maximum(_tri(25, 0.6), 0.005),  # the rise, from index 31: 0.03 m/s at 31 + 1.25
+        np.full(15, 0.005), wobble, np.full(15, 0.005),  # the hold, from index 82
+        -_tri(40, 0.375), 15,  # the descent, from index 123
+    ])
+    rise, fall = find_moves(speed, DT, 0.03, 0)
+    assert (rise.i0, fall.i0) == (0, 124)
+    ph = phase_indices(speed, RepCandidate(rise, fall, top_start=False), 0.05)
+    assert ph.start == pytest.approx(31 + 0.03 / 0.6 * 25, abs=0.01)
+    assert ph.lockout == pytest.approx(81 - 0.03 / 0.6 * 25, abs=0.01)
+    assert ph.descent == pytest.approx(123 + 0.03 / 0.375 * 40, abs=0.01)
+
+
 def test_phase_indices_wavering_hold_lasts_until_the_top_is_left() -> None:
     # rise 0.3 m, a 30-sample hold whose speed wavers (down to -0.04 m/s, past the descent's
     # threshold right after the lockout, then -0.005: 1 cm in all), then the descent
@@ -499,13 +519,14 @@ def test_phase_indices_wavering_hold_lasts_until_the_top_is_left() -> None:
     speed = _profile([15, _tri(25, 0.6), wave, -_tri(40, 0.375) - 0.005, 15])
     rise, fall = find_moves(speed, DT, 0.03, 0)  # the waver is part of the descent's move
     rep = RepCandidate(rise, fall, top_start=False)
+    hold_end = 15 + 2 * 25 + 1 + 30  # index of the descent's first sample
+    # the descent is the threshold crossing nearest the descent's peak: the waver's crossing
+    # (0.1 s after the lockout) is not it
     plain = phase_indices(speed, rep, 0.05, flat_step_mps=0.002, flat_min=10)
-    assert plain.descent - plain.lockout < 10  # the waver reads as a descent 0.1 s in
+    assert plain.descent == pytest.approx(hold_end + 40 * 0.025 / 0.375, abs=0.5)
     held = phase_indices(speed, rep, 0.05, flat_step_mps=0.002, flat_min=10,
                          band_steps=0.02 * RATE)
-    hold_end = 15 + 2 * 25 + 1 + 30  # index of the descent's first sample
-    assert held.descent == pytest.approx(hold_end + 40 * 0.025 / 0.375, abs=0.5)
-    assert (held.start, held.lockout, held.bottom) == (plain.start, plain.lockout, plain.bottom)
+    assert held == plain
     # a hold that is really left at once (a bounce) stays short
     bounce = _profile([15, _tri(25, 0.6), -_tri(40, 0.375), 15])
     m2 = find_moves(bounce, DT, 0.03, 0)

@@ -205,11 +205,16 @@ def phase_indices(
     leaves a band below the lockout (``_left_top``): a wavering speed is not a descent.
     """
     r, f = rep.rise, rep.fall
-    vpk = float(speed[r.i0 : r.i1].max())
+    pk = r.i0 + int(speed[r.i0 : r.i1].argmax())
+    vpk = float(speed[pk])
     thr = fraction * vpk
-    up = np.flatnonzero(speed[r.i0 : r.i1] >= thr) + r.i0
-    down = np.flatnonzero(speed[f.i0 : f.i1] <= -thr) + f.i0
-    if down.size == 0:  # the descent never reached the threshold: use its extent
+    # each boundary is the crossing nearest the move's peak: a wobble in a hold or at the
+    # bottom that reaches the threshold is not the move
+    up = _run_around(speed[r.i0 : r.i1] >= thr, pk - r.i0) + r.i0
+    trough = f.i0 + int(speed[f.i0 : f.i1].argmin())
+    if speed[trough] <= -thr:
+        down = _run_around(speed[f.i0 : f.i1] <= -thr, trough - f.i0) + f.i0
+    else:  # the descent never reached the threshold: use its extent
         down = np.array([f.i0, f.i1 - 1])
     lockout = _cross(speed, int(up[-1]), thr)
     descent = _cross(speed, int(down[0]) - 1, -thr)
@@ -226,6 +231,13 @@ def phase_indices(
         bottom=_cross(speed, int(down[-1]), -thr),
         peak_mps=vpk,
     )
+
+
+def _run_around(mask: NDArray[np.bool_], i: int) -> NDArray[np.intp]:
+    """The first and last index of the run of True in ``mask`` that holds index ``i``."""
+    lo = i - int(np.argmin(mask[i::-1])) + 1 if not mask[: i + 1].all() else 0
+    hi = i + int(np.argmin(mask[i:])) - 1 if not mask[i:].all() else mask.size - 1
+    return np.array([lo, hi])
 
 
 def _held_top(
