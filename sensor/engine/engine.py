@@ -20,7 +20,7 @@ from sensor.engine.kernels import SCAN_DONE, SCAN_NO_ROOM
 from sensor.engine.lockout import LockoutDetector, detector_of
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
-from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep, unit
+from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep
 from sensor.engine.reps import (
     Move,
     RepCandidate,
@@ -459,13 +459,22 @@ class Engine:
         r = self.p.rep_range_ratio
         dur = [_span(c) for c in cands]
         long = self.p.rep_duration_ratio * float(np.median(dur))
-        starts = [unit(self._posture(_bounds(c)[0])) for c in cands]
-        posture = np.median(starts, axis=0)
+        off = self._posture_off([_bounds(c)[0] for c in cands])
         return [
-            c for c, d, u in zip(cands, dur, starts, strict=True)
+            c for c, d, o in zip(cands, dur, off.tolist(), strict=True)
             if med / r <= c.rise.disp_m <= med * r and d <= long
-            and angle_deg(u, posture) <= self.p.max_posture_deg
+            and o <= self.p.max_posture_deg
         ]
+
+    def _posture_off(self, starts: list[int]) -> FloatArray:
+        """How far (deg) the posture before each of these grid samples (``_posture``) is
+        from their median posture."""
+        rows = np.maximum(np.asarray(starts)[:, None] - np.arange(self._settle + 1), 0)
+        u = self._t.acc_lp.data[rows].sum(axis=1)  # (the first rows' windows repeat row 0)
+        u /= np.linalg.norm(u, axis=1)[:, None]
+        med = np.median(u, axis=0)
+        cos = u @ (med / np.linalg.norm(med))
+        return np.asarray(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
     def _split(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
         """Reps into sets: a pause longer than ``set_gap_s`` (or than ``missed_cycles`` of
