@@ -434,3 +434,35 @@ def test_standing_up_after_a_hip_set_is_not_a_rep() -> None:
     samples, truth = simulate_session(124)
     summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
     assert [s.rep_count for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+
+
+def test_last_descent_running_straight_into_setting_the_bar_down_is_a_rep() -> None:
+    """Four bar reps (0.25 m up in 1 s, 1 s hold, down in 1.2 s, 1.5 s at the bottom), the
+    last descent running straight on, with no pause, into setting the bar down 0.35 m lower
+    while it turns 35 deg: that move is over 1.8 times the rise, so it paired with nothing.
+    It is the last rep's descent, cut where it slowed with the bar back down by about the
+    rise."""
+    rate_hz, dt = 100.0, 0.01
+    n = int(40 * rate_hz)
+    t = np.arange(n) * dt
+
+    def path(t0: float, dur_s: float, dist: float) -> np.ndarray:
+        u = np.clip((t - t0) / dur_s, 0.0, 1.0)
+        return dist * u**3 * (10 - 15 * u + 6 * u**2)
+
+    z, th = np.zeros(n), np.zeros(n)
+    starts = [4.0 + 4.7 * k for k in range(4)]
+    for t0 in starts:
+        z += path(t0, 1.0, 0.25) + path(t0 + 2.0, 1.2, -0.25)
+    down_t0 = starts[-1] + 2.0 + 1.0  # as the last descent slows to a fifth of its peak speed
+    z += path(down_t0, 1.5, -0.35)
+    th += path(down_t0, 1.5, np.radians(35))
+    accel = np.gradient(np.gradient(z, dt), dt)
+    acc = (1 + accel / 9.80665)[:, None] * np.column_stack([np.zeros(n), np.sin(th), np.cos(th)])
+    acc += np.random.default_rng(2).normal(0, 0.001, acc.shape)
+    samples = Samples(t, acc)
+    whole = analyze(samples, AnalysisOptions())
+    chunked = _feed(samples, [23], AnalysisOptions())[0]
+    for summary in (whole, chunked):
+        assert [s.rep_count for s in summary.sets] == [4]
+        assert [r.t_start for r in summary.sets[0].reps] == pytest.approx(starts, abs=0.1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,7 @@ _PAIRABLE_M = 0.05  # moves at least this big take part in pairing
 _HIP_ROTATION_DEG = 15.0  # a hip mount rotates with the pelvis; a bar barely does
 _TRIM_RATIO = 1.3  # a descent this much bigger than its rise may have run on (_trimmed)
 _TRIM_PEAK = 0.25  # ... and its part that is the rep's is at least this fast (of the rise's)
+_TRIM_SLOW = 0.5  # ... and it stops there for a moment, or slows under this (of its peak)
 
 
 @dataclass(frozen=True)
@@ -256,6 +258,8 @@ class Engine:
         bottom = pair_moves(pm, quiet, self.p, top_start=False)
         top = pair_moves(pm, quiet, self.p, top_start=True)
         cands = top if len(top) > len(bottom) else bottom
+        if speed is not None and cands is bottom:
+            cands = sorted(cands + self._ran_on(pm, cands), key=lambda c: c.rise.i0)
         reps = []
         for c in cands:
             if self._returns(c):
@@ -266,26 +270,43 @@ class Engine:
                 reps.append(trimmed)
         return self._consistent(reps)
 
+    def _ran_on(self, pm: list[Move], cands: list[RepCandidate]) -> list[RepCandidate]:
+        """Rises left unpaired because the descent right after them is over ``pair_ratio``
+        times bigger: the rep's descent ran on into setting the bar down, with no pause
+        between (``_trimmed`` then finds where the rep ended)."""
+        paired = {c.rise.i0 for c in cands}
+        max_gap = self.p.max_hold_s * self.p.grid_rate_hz
+        return [
+            RepCandidate(r, f, top_start=False)
+            for r, f in pairwise(pm)
+            if r.sign > 0 and f.sign < 0 and r.i0 not in paired
+            and self.p.min_range_m <= r.disp_m and -f.disp_m > self.p.pair_ratio * r.disp_m
+            and f.i0 - r.i1 <= max_gap
+        ]
+
     def _trimmed(self, c: RepCandidate, speed: FloatArray, a: int) -> RepCandidate | None:
         """A bottom-start rep whose descent ran on into a bigger move (the bar lowered to the
         floor or rack right after the last rep, with hardly a pause): its descent ends at
-        the slowest moment while the hips or bar are back down by 1/1.3 to 1.3 times the
-        rise, if they are still there for a moment (a rest).
-        None when the descent is not that much bigger than the rise."""
+        the slowest moment while the hips or bar are back down by 1/1.3 to ``pair_ratio``
+        times the rise, if they are still there for a moment (a rest) or slow to under
+        ``_TRIM_SLOW`` of the descent's peak speed (no pause at all).
+        None when the descent is not 1.3 times the rise or more."""
         rise, fall = c.rise, c.fall
         if c.top_start or -fall.disp_m < _TRIM_RATIO * rise.disp_m:
             return None
         seg = speed[fall.i0 - a : fall.i1 - a]
         down = -np.cumsum(seg) * self._t.dt_s  # m, down positive
         lo = int(np.searchsorted(down, rise.disp_m / _TRIM_RATIO))
-        hi = max(lo + 1, int(np.searchsorted(down, rise.disp_m * _TRIM_RATIO)))
+        hi = max(lo + 1, int(np.searchsorted(down, rise.disp_m * self.p.pair_ratio)))
         k = lo + int(np.abs(seg[lo:hi]).argmin())
         end = fall.i0 + k + 1
-        if (k + 1) * self._t.dt_s < self.p.min_phase_s or not self._t.still.data[
-            max(0, end - 3) : end + 3
-        ].any():
-            return None  # a descent that stops there for a moment, at least
         peak = float(np.abs(seg[: k + 1]).max())
+        if (k + 1) * self._t.dt_s < self.p.min_phase_s:
+            return None
+        if not self._t.still.data[max(0, end - 3) : end + 3].any() and (
+            abs(seg[k]) > _TRIM_SLOW * peak
+        ):
+            return None  # a descent that stops there for a moment, or nearly so
         if peak < _TRIM_PEAK * rise.peak_mps:
             return None  # a creep, not a descent
         return RepCandidate(rise, Move(-1, fall.i0, end, peak, -float(down[k])), top_start=False)
