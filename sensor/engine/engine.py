@@ -247,18 +247,20 @@ class Engine:
         return events
 
     def _pairing(
-        self, moves: list[Move], speed: FloatArray | None = None, a: int = 0
+        self, moves: list[Move], speed: FloatArray | None = None, a: int = 0, *,
+        ran_on: bool = False,
     ) -> list[RepCandidate]:
         """The reps that the better of the two pairings (rise first, descent first) finds in
         ``moves``. With ``speed`` (the region's plain speed, from grid sample ``a``), a last
-        descent that ran on is trimmed (``_trimmed``); a de-drifted speed is too far from
-        rest there to tell where the rep ended."""
+        descent that ran on is trimmed (``_trimmed``), and with ``ran_on`` so is one that
+        was too big to pair (``_ran_on``); a de-drifted speed is too far from rest there to
+        tell where the rep ended."""
         quiet = self._t.quiet.data
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
         bottom = pair_moves(pm, quiet, self.p, top_start=False)
         top = pair_moves(pm, quiet, self.p, top_start=True)
         cands = top if len(top) > len(bottom) else bottom
-        if speed is not None and cands is bottom:
+        if ran_on and speed is not None and cands is bottom:
             cands = sorted(cands + self._ran_on(pm, cands), key=lambda c: c.rise.i0)
         reps = []
         for c in cands:
@@ -287,9 +289,10 @@ class Engine:
     def _trimmed(self, c: RepCandidate, speed: FloatArray, a: int) -> RepCandidate | None:
         """A bottom-start rep whose descent ran on into a bigger move (the bar lowered to the
         floor or rack right after the last rep, with hardly a pause): its descent ends at
-        the slowest moment while the hips or bar are back down by 1/1.3 to ``pair_ratio``
-        times the rise, if they are still there for a moment (a rest) or slow to under
-        ``_TRIM_SLOW`` of the descent's peak speed (no pause at all).
+        the slowest moment while the hips or bar are back down by 1/1.3 to 1.3 times the
+        rise (to ``pair_ratio`` times when the move is bigger than that), if they are still
+        there for a moment (a rest) or slow to under ``_TRIM_SLOW`` of the descent's peak
+        speed (no pause at all).
         None when the descent is not 1.3 times the rise or more."""
         rise, fall = c.rise, c.fall
         if c.top_start or -fall.disp_m < _TRIM_RATIO * rise.disp_m:
@@ -297,7 +300,9 @@ class Engine:
         seg = speed[fall.i0 - a : fall.i1 - a]
         down = -np.cumsum(seg) * self._t.dt_s  # m, down positive
         lo = int(np.searchsorted(down, rise.disp_m / _TRIM_RATIO))
-        hi = max(lo + 1, int(np.searchsorted(down, rise.disp_m * self.p.pair_ratio)))
+        # (one that ran on without a pause, over pair_ratio times the rise, ends further down)
+        far = self.p.pair_ratio if -fall.disp_m > self.p.pair_ratio * rise.disp_m else _TRIM_RATIO
+        hi = max(lo + 1, int(np.searchsorted(down, rise.disp_m * far)))
         k = lo + int(np.abs(seg[lo:hi]).argmin())
         end = fall.i0 + k + 1
         peak = float(np.abs(seg[: k + 1]).max())
@@ -331,6 +336,13 @@ class Engine:
                 any(_overlap(c.rise, d.rise) for d in alt_reps) for g in groups for c in g
             ):
                 speed, groups = alt, alt_groups
+        pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
+        if speed is not alt and self._ran_on(pm, []):
+            # the plain speed kept: a last rise whose descent ran straight on into setting
+            # the bar down (the de-drifted speed did not explain more reps without it)
+            more = self._groups(self._pairing(moves, speed, a, ran_on=True))
+            if sum(map(len, more)) > sum(map(len, groups)):
+                groups = more
         events: list[Event] = []
         for group in groups:
             s = self._build_set(group, speed, a)

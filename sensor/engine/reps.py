@@ -146,9 +146,9 @@ def unreturned(moves: list[Move], p: EngineParams) -> list[tuple[Move, Move]]:
     longest = (p.max_hold_s + p.max_eccentric_s) * p.grid_rate_hz
     big = [k for k, m in enumerate(moves) if abs(m.disp_m) >= p.min_range_m]
     out = []
-    for x, k in enumerate(big):
+    for pos, k in enumerate(big):
         m = moves[k]
-        j = next((j for j in big[x + 1 :] if moves[j].sign == m.sign), None)
+        j = next((j for j in big[pos + 1 :] if moves[j].sign == m.sign), None)
         if j is None or moves[j].i0 - m.i1 > longest:
             continue
         n = moves[j]
