@@ -317,14 +317,11 @@ class Engine:
         return RepCandidate(rise, Move(-1, fall.i0, end, peak, -float(down[k])), top_start=False)
 
     def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
-        speed = self._t.speed.data[a:b]  # the region's, indexed from a
-        speed, moves = self._unseen_returns(speed, a, moves)
-        cands = self._pairing(moves, speed, a)
-        tail = self._tail_window(b, moves, cands)
-        filled = None if tail is None else self._returned(speed, a, *tail)
-        if filled is not None:
-            speed, moves = filled, self._moves_in(filled, a)
-            cands = self._pairing(moves, speed, a)
+        """The sets of the region [a, b) (grid samples) with its ``moves``: the reps of the
+        plain speed, with the ways back the stillness test missed (``_with_ways_back``); the
+        de-drifted speed's instead when they explain more; on the plain speed, a last
+        descent that ran straight on into setting the bar down (``_ran_on``)."""
+        speed, moves, cands = self._with_ways_back(a, b, moves)
         groups = self._groups(cands)
         alt = self._detrended(speed, a, moves)
         if alt is not None:
@@ -350,6 +347,21 @@ class Engine:
             events += [RepDone(s.index, s.leg, r) for r in s.reps]
             events.append(SetDone(s))
         return events
+
+    def _with_ways_back(
+        self, a: int, b: int, moves: list[Move]
+    ) -> tuple[FloatArray, list[Move], list[RepCandidate]]:
+        """Region [a, b)'s plain speed and moves with the ways back the stillness test missed
+        filled in: between two moves in one direction (``_unseen_returns``), then after the
+        last rep-sized one (``_tail_window``); and the reps they pair into."""
+        speed, moves = self._unseen_returns(self._t.speed.data[a:b], a, moves)
+        cands = self._pairing(moves, speed, a)
+        tail = self._tail_window(b, moves, cands)
+        filled = None if tail is None else self._returned(speed, a, *tail)
+        if filled is None:
+            return speed, moves, cands
+        moves = self._moves_in(filled, a)
+        return filled, moves, self._pairing(moves, filled, a)
 
     def _unseen_returns(
         self, speed: FloatArray, a: int, moves: list[Move]
