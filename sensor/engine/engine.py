@@ -25,6 +25,7 @@ from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep
 from sensor.engine.reps import (
     Move,
     RepCandidate,
+    comes_back,
     cycle_detrended,
     find_moves,
     pair_moves,
@@ -422,9 +423,8 @@ class Engine:
             return None
         last = moves[k]
         med = float(np.median([f.disp_m for f in firsts]))
-        back = abs(last.disp_m) / p.pair_ratio
-        if not 1 / p.rep_range_ratio <= last.disp_m / med <= p.rep_range_ratio or any(
-            m.sign != lead and abs(m.disp_m) >= back for m in moves[k + 1 :]
+        if not 1 / p.rep_range_ratio <= last.disp_m / med <= p.rep_range_ratio or comes_back(
+            moves[k + 1 :], lead, abs(last.disp_m) / p.pair_ratio
         ):
             return None
         span = float(np.median([s.i1 - f.i1 for f, s in zip(firsts, seconds, strict=True)]))

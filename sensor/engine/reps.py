@@ -154,10 +154,15 @@ def unreturned(moves: list[Move], p: EngineParams) -> list[tuple[Move, Move]]:
         n = moves[j]
         if not 1 / p.pair_ratio <= n.disp_m / m.disp_m <= p.pair_ratio:
             continue
-        back = min(abs(m.disp_m), abs(n.disp_m)) / p.pair_ratio
-        if not any(x.sign != m.sign and abs(x.disp_m) >= back for x in moves[k + 1 : j]):
+        share = min(abs(m.disp_m), abs(n.disp_m)) / p.pair_ratio
+        if not comes_back(moves[k + 1 : j], m.sign, share):
             out.append((m, n))
     return out
+
+
+def comes_back(moves: list[Move], sign: int, size_m: float) -> bool:
+    """Does any of ``moves`` go against ``sign`` by at least ``size_m`` (m)?"""
+    return any(x.sign != sign and abs(x.disp_m) >= size_m for x in moves)
 
 
 def _plausible(
