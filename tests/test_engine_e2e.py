@@ -12,6 +12,7 @@ gives the same sets and reps as fed whole, phase times within 1 ms.
 
 from __future__ import annotations
 
+import importlib
 import random
 import sys
 from pathlib import Path
@@ -362,18 +363,48 @@ def test_last_descent_running_on_into_setting_the_bar_down_is_a_rep() -> None:
         assert got == pytest.approx(bottoms, abs=0.06)
 
 
+def _bench_session(generator: str, seed: int) -> tuple[Samples, dict[str, Any]]:
+    """Session ``seed`` of a generator under bench/ (``alt_sessions``, ``plain_sessions``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+    module = importlib.import_module(generator)
+    out: tuple[Samples, dict[str, Any]] = module.make_session(seed)
+    return out
+
+
 def test_alt_session_194_last_rep_before_the_bar_is_set_down() -> None:
     """Known answer from the independent generator (bench/alt_sessions.py, seed 194): the last
     set's 8th rep runs on into putting the bar down for 7 s. It was counted 7: the set was
     closed before that move had ended, then the move failed the return check."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-    import alt_sessions  # noqa: PLC0415 - a bench module, on the path just above
-
-    samples, truth = alt_sessions.make_session(194)
+    samples, truth = _bench_session("alt_sessions", 194)
     summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
     assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
     last, true_last = summary.sets[-1].reps[-1], truth["sets"][-1]["reps"][-1]
     assert last.t_bottom == pytest.approx(true_last["t_bottom"], abs=0.3)
+
+
+def test_alt_session_156_slow_descents_on_a_tilting_bar() -> None:
+    """Known answer from the independent generator (seed 156, a bar at 12.5 Hz, no gyro):
+    the third set's 3-4 s descents are too slow for the stillness test, and the bar tilts
+    9 deg between hold and bottom. Read with one gravity, the way back came to 0.47-0.63 m
+    for a 0.33 m rise, so the first two reps went unpaired (10 of 12); gravity per
+    orientation reads it short (0.26 m), and the nearer of the two is taken."""
+    samples, truth = _bench_session("alt_sessions", 156)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+
+
+def test_plain_session_130_stepping_off_after_the_first_set() -> None:
+    """Known answer from the second independent generator (seed 130): after the first set
+    the athlete stands up, and that rise pairs with the set's last descent, so the
+    descent-first pairing had more raw pairs. It was taken, and the set lost its first rep
+    (5 of 6, every rep read from the top); the pairing with more reps after the checks is
+    rise first."""
+    samples, truth = _bench_session("plain_sessions", 130)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+    for got, want in zip(summary.sets[0].reps, truth["sets"][0]["reps"], strict=True):
+        assert got.t_start == pytest.approx(want["t_start"], abs=0.1)
+        assert got.t_bottom == pytest.approx(want["t_bottom"], abs=0.1)
 
 
 # -- a descent too slow for the stillness test ---------------------------------------------

@@ -33,7 +33,11 @@ from sensor.engine.reps import (
     unreturned,
 )
 from sensor.engine.resample import GridResampler
-from sensor.engine.velocity import VelocityTracker, rest_to_rest_speed
+from sensor.engine.velocity import (
+    VelocityTracker,
+    rest_to_rest_speed,
+    rest_to_rest_speed_tilted,
+)
 from sensor.events import Event, RepDone, SetDone
 from sensor.samples import FloatArray, Samples
 from sensor.summary import Leg, Mount, Rep, SessionSummary, SetResult
@@ -252,17 +256,30 @@ class Engine:
         ran_on: bool = False,
     ) -> list[RepCandidate]:
         """The reps that the better of the two pairings (rise first, descent first) finds in
-        ``moves``. With ``speed`` (the region's plain speed, from grid sample ``a``), a last
-        descent that ran on is trimmed (``_trimmed``), and with ``ran_on`` so is one that
-        was too big to pair (``_ran_on``); a de-drifted speed is too far from rest there to
-        tell where the rep ended."""
+        ``moves``: the one with more reps once each is checked (``_checked``), then more
+        pairs, then rise first. Stepping up off the bench after a set can pair with the
+        set's last descent, so raw pairs alone can pick the wrong start and lose a rep.
+        With ``speed`` (the region's plain speed, from grid sample ``a``), a last descent
+        that ran on is trimmed (``_trimmed``), and with ``ran_on`` so is one that was too big
+        to pair (``_ran_on``); a de-drifted speed is too far from rest there to tell where
+        the rep ended."""
         quiet = self._t.quiet.data
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
         bottom = pair_moves(pm, quiet, self.p, top_start=False)
+        if ran_on and speed is not None:
+            bottom = sorted(bottom + self._ran_on(pm, bottom), key=lambda c: c.rise.i0)
         top = pair_moves(pm, quiet, self.p, top_start=True)
-        cands = top if len(top) > len(bottom) else bottom
-        if ran_on and speed is not None and cands is bottom:
-            cands = sorted(cands + self._ran_on(pm, cands), key=lambda c: c.rise.i0)
+        reps_bottom = self._checked(bottom, speed, a)
+        reps_top = self._checked(top, speed, a)
+        if (len(reps_top), len(top)) > (len(reps_bottom), len(bottom)):
+            return reps_top
+        return reps_bottom
+
+    def _checked(
+        self, cands: list[RepCandidate], speed: FloatArray | None, a: int
+    ) -> list[RepCandidate]:
+        """The candidates that come back to where they started (trimmed to a rep first when
+        their descent ran on, given ``speed``), then consistent in posture."""
         reps = []
         for c in cands:
             if self._returns(c):
@@ -386,17 +403,31 @@ class Engine:
     def _returned(self, speed: FloatArray, a: int, m: Move, hi: int) -> FloatArray | None:
         """A copy of ``speed`` (from grid sample ``a``; lengthened when ``hi`` is past its
         end) with the way back after move ``m`` that the stillness test missed: from ``m``'s
-        end to ``hi``, two rests, integrated with no zero-velocity update between
-        (``rest_to_rest_speed``). None when that comes back by less than 1/``pair_ratio``
-        or more than ``pair_ratio`` times ``m``."""
+        end to ``hi``, two rests, integrated with no zero-velocity update between, with one
+        gravity (``rest_to_rest_speed``) or one per orientation
+        (``rest_to_rest_speed_tilted``), whichever comes back nearer ``m``'s size (it did
+        come back: one reads long, the other short). None when that is less than
+        1/``pair_ratio`` or more than ``pair_ratio`` times ``m``."""
         tr, p = self._t, self.p
         lo = m.i1
-        v = rest_to_rest_speed(tr.norm.data[lo:hi], tr.still.data[lo:hi], tr.dt_s)
+        still = tr.still.data
         merge = round(p.merge_gap_s * p.grid_rate_hz)
-        back = [x for x in find_moves(v, tr.dt_s, _MIN_MOVE_M, merge) if x.sign != m.sign]
-        r = max(back, key=lambda x: abs(x.disp_m), default=None)
-        if r is None or not 1 / p.pair_ratio <= abs(r.disp_m / m.disp_m) <= p.pair_ratio:
+        best: tuple[float, FloatArray, Move] | None = None
+        for v in (
+            rest_to_rest_speed(tr.norm.data[lo:hi], still[lo:hi], tr.dt_s),
+            rest_to_rest_speed_tilted(tr.acc_lp.data, tr.norm.data, still, lo, hi,
+                                      dt_s=tr.dt_s, params=p),
+        ):
+            back = [x for x in find_moves(v, tr.dt_s, _MIN_MOVE_M, merge) if x.sign != m.sign]
+            r = max(back, key=lambda x: abs(x.disp_m), default=None)
+            if r is None:
+                continue
+            off = abs(math.log(abs(r.disp_m / m.disp_m)))
+            if off <= math.log(p.pair_ratio) and (best is None or off < best[0]):
+                best = (off, v, r)
+        if best is None:
             return None
+        _, v, r = best
         out = np.concatenate([speed, tr.speed.data[a + speed.size : hi]])
         # only the way back: the tracker's speed around it is anchored at each rest
         out[lo + r.i0 - a : lo + r.i1 - a] = v[r.i0 : r.i1]

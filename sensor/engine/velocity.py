@@ -220,6 +220,30 @@ def rest_to_rest_speed(norm_g: FloatArray, still: NDArray[np.bool_], dt_s: float
     return integrate_segment((norm_g - float(np.median(ref))) * GRAVITY_MPS2, dt_s)
 
 
+def rest_to_rest_speed_tilted(
+    acc_g: FloatArray, norm_g: FloatArray, still: NDArray[np.bool_], lo: int, hi: int, *,
+    dt_s: float, params: EngineParams,
+) -> FloatArray:
+    """``rest_to_rest_speed`` over the window ``lo .. hi - 1`` of the low-passed acceleration
+    ``acc_g`` (n, 3) in g (``norm_g`` its norm), for a sensor that tilts: gravity is what
+    the still samples of ``still`` (n,) in and around the window read in each sample's
+    orientation (the local error model, fitted on these alone).
+
+    Neither reading is the better one everywhere. Still samples inside the move (the very
+    reason it needs reading again) pull this fit towards the move's own acceleration, so
+    it tends to read the move short, and one gravity for a tilting sensor tends to read it
+    long.
+    """
+    rate_hz = 1.0 / dt_s
+    nb = max(1, round(params.baseline_s * rate_hz))
+    end_n = min(nb, max(1, round(params.min_rest_s * rate_hz)))
+    _, accel = kernels.gravity_accel(
+        acc_g, norm_g, still, _NO_OBS, lo, hi, nb, end_n,
+        round(params.gravity_obs_gap_s * rate_hz), 0, params.gravity_local_deg,
+        params.gravity_ridge)
+    return integrate_segment(accel, dt_s)
+
+
 class VelocityTracker:
     """Streaming: grid samples in, vertical speed out once it is final.
 
