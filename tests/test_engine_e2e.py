@@ -393,6 +393,26 @@ def test_alt_session_156_slow_descents_on_a_tilting_bar() -> None:
     assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
 
 
+def test_alt_session_148_fast_rows_with_no_rest() -> None:
+    """Known answer from the independent generator (seed 148, bar rows at 400 Hz, no gyro):
+    the second set's four rows come 2 s apart with no rest between, so the speed drifts and
+    its rises read 1.4 and 2.6 s apart. A cycle under 1.5 s was not de-drifted, and the set
+    (2 reps left) was dropped."""
+    samples, truth = _bench_session("alt_sessions", 148)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+    assert [s.leg for s in summary.sets] == [Leg(t["leg"]) for t in truth["sets"]]
+
+
+def test_plain_session_16_no_rep_after_the_set_from_the_de_drifted_speed() -> None:
+    """Known answer from the second generator (seed 16): on the de-drifted speed the rise
+    when the athlete gets up after the first set pairs into a sixth rep if rise first is
+    kept for having more reps after the checks. That speed chooses on raw pairs alone."""
+    samples, truth = _bench_session("plain_sessions", 16)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+
+
 def test_plain_session_130_stepping_off_after_the_first_set() -> None:
     """Known answer from the second independent generator (seed 130): after the first set
     the athlete stands up, and that rise pairs with the set's last descent, so the

@@ -256,24 +256,28 @@ class Engine:
         ran_on: bool = False,
     ) -> list[RepCandidate]:
         """The reps that the better of the two pairings (rise first, descent first) finds in
-        ``moves``: the one with more reps once each is checked (``_checked``), then more
-        pairs, then rise first. Stepping up off the bench after a set can pair with the
-        set's last descent, so raw pairs alone can pick the wrong start and lose a rep.
-        With ``speed`` (the region's plain speed, from grid sample ``a``), a last descent
-        that ran on is trimmed (``_trimmed``), and with ``ran_on`` so is one that was too big
-        to pair (``_ran_on``); a de-drifted speed is too far from rest there to tell where
-        the rep ended."""
+        ``moves``: rise first unless descent first has more pairs.
+
+        With ``speed`` (the region's plain speed, from grid sample ``a``):
+        - descent first must also keep as many reps once both are checked (``_checked``):
+          stepping up off the bench after a set pairs with the set's last descent, so raw
+          pairs alone can pick the wrong start and lose the set's first rep;
+        - a last descent that ran on is trimmed (``_trimmed``), and with ``ran_on`` so is
+          one that was too big to pair (``_ran_on``).
+        Without it (a de-drifted speed) neither: that speed is too far from rest to tell
+        where a rep ended, and its checked reps too loose to choose on (junk after a set
+        pairs into one more)."""
         quiet = self._t.quiet.data
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
         bottom = pair_moves(pm, quiet, self.p, top_start=False)
+        top = pair_moves(pm, quiet, self.p, top_start=True)
+        if len(top) > len(bottom):
+            reps_top = self._checked(top, speed, a)
+            if speed is None or len(reps_top) >= len(self._checked(bottom, speed, a)):
+                return reps_top
         if ran_on and speed is not None:
             bottom = sorted(bottom + self._ran_on(pm, bottom), key=lambda c: c.rise.i0)
-        top = pair_moves(pm, quiet, self.p, top_start=True)
-        reps_bottom = self._checked(bottom, speed, a)
-        reps_top = self._checked(top, speed, a)
-        if (len(reps_top), len(top)) > (len(reps_bottom), len(bottom)):
-            return reps_top
-        return reps_bottom
+        return self._checked(bottom, speed, a)
 
     def _checked(
         self, cands: list[RepCandidate], speed: FloatArray | None, a: int

@@ -92,7 +92,8 @@ class EngineParams:
     max_posture_deg: float = 30.0  # and starts within this of the set's median start's
     rep_range_ratio: float = 1.6  # a rep's range vs the set's median so far
     rep_duration_ratio: float = 1.6  # and its duration (rise and descent) at most this x
-    min_cycle_s: float = 1.5  # a set's rep cycle (rise to rise) is within these bounds
+    min_cycle_s: float = 1.2  # a set's rep cycle (rise to rise) is within these bounds
+    # (a fast row's is 2 s, and drift can split its rises 1.4 s apart; walking's steps: 0.5 s)
     max_cycle_s: float = 10.0
     keep_rest_s: float = 1.5  # de-drifting a set over its cycle keeps rests this long
     merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
