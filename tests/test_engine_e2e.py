@@ -404,6 +404,16 @@ def test_alt_session_148_fast_rows_with_no_rest() -> None:
     assert [s.leg for s in summary.sets] == [Leg(t["leg"]) for t in truth["sets"]]
 
 
+def test_alt_session_135_walking_off_after_a_set_is_not_a_rep() -> None:
+    """Known answer from the independent generator (seed 135, hip mount at 12.5 Hz): after
+    the second set the athlete walks about, and the speed's drift turns 4 s of steps into
+    one 0.24 m "rise" (merged over the steps' dips: it goes back 0.05 m on the way), which
+    the fall after it made a fifth rep. A rep's rise goes one way."""
+    samples, truth = _bench_session("alt_sessions", 135)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+
+
 def test_plain_session_16_no_rep_after_the_set_from_the_de_drifted_speed() -> None:
     """Known answer from the second generator (seed 16): on the de-drifted speed the rise
     when the athlete gets up after the first set pairs into a sixth rep if rise first is

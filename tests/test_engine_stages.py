@@ -34,6 +34,7 @@ from sensor.engine.reps import (
     pair_moves,
     phase_indices,
     runs,
+    steady,
     unreturned,
 )
 from sensor.engine.resample import GridBlock, GridResampler, resample_block
@@ -280,6 +281,39 @@ def test_find_moves_drops_small_runs_and_merges_close_ones() -> None:
     assert (merged[0].i0, merged[0].i1) == (6, 50)
     assert merged[1].disp_m == pytest.approx(0.1)
     assert find_moves(np.empty(0), DT, 0.03, 5) == []
+
+
+def test_find_moves_keeps_the_travel_back_inside_a_merged_run() -> None:
+    """Two 0.1 m rises merged over a 0.01 m dip (under the minimum: dropped, then passed
+    over): one 0.19 m move that went back 0.01 m on the way. An unmerged run goes back
+    nothing."""
+    dip = -_tri(5, 0.1)  # 0.01 m down
+    speed = _profile([5, _tri(10, 0.5), dip, _tri(10, 0.5), 5])
+    first, second = find_moves(speed, DT, 0.03, 0)
+    assert first == Move(1, 6, 25, 0.5, pytest.approx(0.1), 0.0)
+    assert second.i0 - first.i1 == 13
+    merged = find_moves(speed, DT, 0.03, 13)
+    assert merged == [Move(1, 6, 57, 0.5, pytest.approx(0.19), pytest.approx(0.01))]
+    assert second.back_m == 0.0
+
+
+def test_steady_moves_go_back_at_most_a_tenth_of_themselves() -> None:
+    """A rep's rise goes one way; walking's bob goes up and down with each step."""
+    p = _params()
+    assert steady(Move(1, 0, 100, 0.3, 0.3, 0.0), p)
+    assert steady(Move(-1, 0, 100, 0.3, -0.3, 0.03), p)
+    assert not steady(Move(-1, 0, 100, 0.3, -0.3, 0.031), p)
+
+
+def test_pair_moves_rejects_a_rise_made_of_steps() -> None:
+    """A 0.3 m "rise" that went down 0.1 m along the way (steps: walking up a slope, the
+    phone taken up) pairs with nothing; the same rise done in one go is a rep."""
+    speed = _rep_profile()
+    moves = find_moves(speed, DT, 0.03, 0)
+    p = _params()
+    assert len(pair_moves(moves, speed == 0, p, top_start=False)) == 1
+    stepped = [replace(moves[0], back_m=0.1), *moves[1:]]
+    assert pair_moves(stepped, speed == 0, p, top_start=False) == []
 
 
 def _rep_profile(hold: int = 30) -> FloatArray:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
@@ -30,6 +30,7 @@ from sensor.engine.reps import (
     find_moves,
     pair_moves,
     phase_indices,
+    steady,
     unreturned,
 )
 from sensor.engine.resample import GridResampler
@@ -305,6 +306,7 @@ class Engine:
             for r, f in pairwise(pm)
             if r.sign > 0 and f.sign < 0 and r.i0 not in paired
             and self.p.min_range_m <= r.disp_m and -f.disp_m > self.p.pair_ratio * r.disp_m
+            and steady(r, self.p)
             and f.i0 - r.i1 <= max_gap
         ]
 
@@ -700,7 +702,7 @@ def _overlap(m: Move, n: Move) -> bool:
 
 def _shifted(m: Move, d: int) -> Move:
     """``m`` with its grid indices moved by ``d``."""
-    return Move(m.sign, m.i0 + d, m.i1 + d, m.peak_mps, m.disp_m)
+    return replace(m, i0=m.i0 + d, i1=m.i1 + d)
 
 
 def _bounds(c: RepCandidate) -> tuple[int, int]:

@@ -88,6 +88,7 @@ class EngineParams:
     min_quiet_hold: float = 0.5  # ... for this fraction of its middle half
     hold_quiet_g2: float = 4e-4  # quiet: activity under this (g^2, 20 mg rms; tremor is)
     pair_ratio: float = 1.8  # descent/rise ranges must agree within this factor
+    max_back_fraction: float = 0.1  # a rise or descent goes back this much of itself at most
     max_return_deg: float = 20.0  # a rep ends within this angle of its starting orientation
     max_posture_deg: float = 30.0  # and starts within this of the set's median start's
     rep_range_ratio: float = 1.6  # a rep's range vs the set's median so far

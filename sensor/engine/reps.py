@@ -30,6 +30,7 @@ class Move:
     i1: int
     peak_mps: float  # largest |speed| in the run
     disp_m: float  # displacement, signed (up positive)
+    back_m: float = 0.0  # travel against ``sign`` within the run (m, >= 0; merged runs only)
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,10 @@ def find_moves(speed: FloatArray, dt_s: float, min_disp_m: float, merge_gap: int
     for m in raw:
         if merged and merged[-1].sign == m.sign and m.i0 - merged[-1].i1 <= merge_gap:
             p = merged[-1]
+            against = np.minimum(speed[p.i1 : m.i0] * m.sign, 0.0).sum() * -dt_s
             merged[-1] = Move(
-                m.sign, p.i0, m.i1, max(p.peak_mps, m.peak_mps), float(csum[m.i1] - csum[p.i0])
+                m.sign, p.i0, m.i1, max(p.peak_mps, m.peak_mps), float(csum[m.i1] - csum[p.i0]),
+                p.back_m + float(against),
             )
         else:
             merged.append(m)
@@ -165,6 +168,12 @@ def comes_back(moves: list[Move], sign: int, size_m: float) -> bool:
     return any(x.sign != sign and abs(x.disp_m) >= size_m for x in moves)
 
 
+def steady(m: Move, p: EngineParams) -> bool:
+    """Does ``m`` go one way, back by at most ``max_back_fraction`` of itself along the way?
+    A rep's rise and descent do; walking about goes up and down with each step."""
+    return m.back_m <= p.max_back_fraction * abs(m.disp_m)
+
+
 def _plausible(
     rise: Move, fall: Move, first: Move, second: Move, *, quiet: NDArray[np.bool_],
     p: EngineParams, rate: float,
@@ -173,6 +182,8 @@ def _plausible(
     if not (p.min_range_m <= up <= p.max_range_m and down > 0):
         return False
     if not 1 / p.pair_ratio <= down / up <= p.pair_ratio:
+        return False
+    if not (steady(rise, p) and steady(fall, p)):
         return False
     if not p.min_phase_s <= (rise.i1 - rise.i0) / rate:
         return False
