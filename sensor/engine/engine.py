@@ -267,11 +267,15 @@ class Engine:
           one that was too big to pair (``_ran_on``).
         Without it (a de-drifted speed) neither: that speed is too far from rest to tell
         where a rep ended, and its checked reps too loose to choose on (junk after a set
-        pairs into one more)."""
+        pairs into one more). Nor are its rises and descents held to ``steady``: it chooses
+        on raw pairs, and taking the junk after a set out of one pairing and not the other
+        flipped that choice (plain seed 6 lost a set's last rep)."""
         quiet = self._t.quiet.data
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
-        bottom = pair_moves(pm, quiet, self.p, top_start=False)
-        top = pair_moves(pm, quiet, self.p, top_start=True)
+        # only the plain speed's phases must be steady (see above)
+        p = self.p if speed is not None else replace(self.p, max_back_fraction=math.inf)
+        bottom = pair_moves(pm, quiet, p, top_start=False)
+        top = pair_moves(pm, quiet, p, top_start=True)
         if len(top) > len(bottom):
             reps_top = self._checked(top, speed, a)
             if speed is None or len(reps_top) >= len(self._checked(bottom, speed, a)):
