@@ -706,7 +706,7 @@ def _overlap(m: Move, n: Move) -> bool:
 
 def _shifted(m: Move, d: int) -> Move:
     """``m`` with its grid indices moved by ``d``."""
-    return replace(m, i0=m.i0 + d, i1=m.i1 + d)
+    return Move(m.sign, m.i0 + d, m.i1 + d, m.peak_mps, m.disp_m, m.back_m)
 
 
 def _bounds(c: RepCandidate) -> tuple[int, int]:
