@@ -234,14 +234,21 @@ def rest_to_rest_speed_tilted(
     it tends to read the move short, and one gravity for a tilting sensor tends to read it
     long.
     """
-    rate_hz = 1.0 / dt_s
-    nb = max(1, round(params.baseline_s * rate_hz))
-    end_n = min(nb, max(1, round(params.min_rest_s * rate_hz)))
+    before_n, after_n, gap_n = gravity_rest_spans(params)
     _, accel = kernels.gravity_accel(
-        acc_g, norm_g, still, _NO_OBS, lo, hi, nb, end_n,
-        round(params.gravity_obs_gap_s * rate_hz), 0, params.gravity_local_deg,
-        params.gravity_ridge)
+        acc_g, norm_g, still, _NO_OBS, lo, hi, before_n, after_n, gap_n, 0,
+        params.gravity_local_deg, params.gravity_ridge)
     return integrate_segment(accel, dt_s)
+
+
+def gravity_rest_spans(params: EngineParams) -> tuple[int, int, int]:
+    """Grid samples of the rests that a motion's gravity fit reads: before the motion
+    (``baseline_s``), after it (no more than ``min_rest_s``, so the rest is there as soon as
+    it counts), and the gap between the motion and each (``gravity_obs_gap_s``)."""
+    rate_hz = params.grid_rate_hz
+    before_n = max(1, round(params.baseline_s * rate_hz))
+    after_n = min(before_n, max(1, round(params.min_rest_s * rate_hz)))
+    return before_n, after_n, round(params.gravity_obs_gap_s * rate_hz)
 
 
 class VelocityTracker:
@@ -268,8 +275,7 @@ class VelocityTracker:
         self.min_rest = max(1, round(params.min_rest_s * params.grid_rate_hz))
         self.cos_still_turn = float(np.cos(np.radians(params.still_turn_deg)))
         self.cos_turn = float(np.cos(np.radians(params.zupt_turn_deg)))
-        self.nb = max(1, round(params.baseline_s * params.grid_rate_hz))
-        self.obs_gap = round(params.gravity_obs_gap_s * params.grid_rate_hz)
+        self.nb, self.nb_after, self.obs_gap = gravity_rest_spans(params)
         self.recent_n = max(1, round(params.zupt_recent_s * params.grid_rate_hz))
         self.edge_n = round(params.motion_edge_s * params.grid_rate_hz)
         self.raw = Growable(6 if with_gyro else 3)
@@ -647,7 +653,7 @@ class VelocityTracker:
         # rests never saw; still moments in orientations near this motion's ends count most
         kept, accel = kernels.gravity_accel(
             self.acc_lp.data, self.norm.data, self._still_raw.data, self.obs, s, e, self.nb,
-            min(self.nb, self.min_rest), self.obs_gap, self.p.gravity_obs, self.p.gravity_local_deg,
+            self.nb_after, self.obs_gap, self.p.gravity_obs, self.p.gravity_local_deg,
             self.p.gravity_ridge)
         if commit:
             self.obs = kept
