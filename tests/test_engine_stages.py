@@ -901,6 +901,28 @@ def test_orientation_sway_at_rest_is_still() -> None:
     assert np.abs(tr.speed.data).max() == 0.0
 
 
+def test_pelvis_sway_in_a_held_lockout_is_still_with_gyro() -> None:
+    """A lockout held on one leg sways the pelvis: +-0.3 deg at 1.2 Hz in pitch and +-0.25 deg
+    at 0.8 Hz in roll, so the gyro reads up to 2.7 deg/s off its bias (0.3 deg/s) while
+    nothing goes up or down. The hold is still throughout, and anchors the speed at zero."""
+    n_rest, n_hold = int(10 * RATE), int(10 * RATE)
+    t = np.arange(n_hold) * DT
+    fade = np.clip(np.minimum(t, t[-1] - t), 0.0, 1.0)  # the sway builds up over 1 s
+    rest = np.zeros(n_rest)
+    pitch = np.concatenate([rest, fade * np.radians(0.3) * np.sin(2 * np.pi * 1.2 * t), rest])
+    roll = np.concatenate([rest, fade * np.radians(0.25) * np.sin(2 * np.pi * 0.8 * t + 1), rest])
+    rot = Rotation.from_euler("xy", np.column_stack([roll, pitch]))
+    rng = np.random.default_rng(6)
+    acc = rot.inv().apply([0.0, 0.0, 1.0]) + rng.normal(0, 1e-3, (pitch.size, 3))
+    rates = np.column_stack([np.gradient(roll, DT), np.gradient(pitch, DT), np.zeros(pitch.size)])
+    gyro = np.degrees(rates) + 0.3 + rng.normal(0, 0.05, rates.shape)
+    assert np.linalg.norm(gyro - 0.3, axis=1).max() > 2.5  # over the old 2 deg/s level
+    tr = _tracked(acc, gyro)
+    hold = slice(n_rest + int(1 * RATE), n_rest + n_hold - int(1 * RATE))
+    assert tr._still_raw.data[hold].mean() > 0.95
+    assert np.abs(tr.speed.data).max() == 0.0
+
+
 def test_steady_turn_with_gyro_is_not_still() -> None:
     """Turning at a steady 5 deg/s has no acceleration and no gyro variance; the gyro's level
     (against the bias learnt at rest, 0.3 deg/s) says it moves."""
