@@ -67,7 +67,7 @@ class EngineParams:
     still_level_g: float = 0.01  # ... and the norm within this of the surrounding seconds
     still_gyro_min_dps2: float = 5.0  # ... and the gyro's under this ((deg/s)^2)
     still_gyro_level_dps: float = 3.0  # ... and the gyro within this of its bias (deg/s;
-    # a lockout held on one leg sways the pelvis by a few tenths of a degree at ~1 Hz: 2-3 deg/s)
+    # a lockout held on one leg sways the pelvis a few tenths of a degree at ~1 Hz: 2-4 deg/s)
     gyro_bias_min_s: float = 2.0  # still time in a noise block needed to re-learn the bias
     min_rest_s: float = 0.2  # shorter still runs do not anchor the integration
     noise_block_s: float = 20.0  # the noise floor is re-estimated per block of this length
