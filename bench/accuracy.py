@@ -21,23 +21,42 @@ from typing import Any
 import numpy as np
 
 from sensor.engine import AnalysisOptions, EngineParams, analyze
+from sensor.samples import Samples
 from sensor.simulate import simulate_session
 from sensor.summary import PHASE_METRICS, Leg, to_dict
+
+GENERATORS = ("sim", "alt", "plain")
+
+
+def make_session(seed: int, generator: str) -> tuple[Samples, dict[str, Any]]:
+    """One session of ``generator`` (see ``GENERATORS``) and its truth document."""
+    if generator == "alt":  # the independent generator beside this file
+        from alt_sessions import make_session as make_alt  # noqa: PLC0415 - only when asked
+
+        return make_alt(seed)
+    if generator == "plain":  # the third generator, written from the spec only
+        from plain_sessions import make_session as make_plain  # noqa: PLC0415 - only when asked
+
+        return make_plain(seed)
+    return simulate_session(seed)
+
+
+def param_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["NAME=VALUE", ...]`` as EngineParams overrides, each of its field's type."""
+    defaults = EngineParams()
+    split = (p.split("=", 1) for p in pairs)
+    return {k: type(getattr(defaults, k))(float(v)) for k, v in split}
+
+
+def options_for(truth: dict[str, Any]) -> AnalysisOptions:
+    """What a user would tell the engine about the session: the first leg and the pause."""
+    return AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=truth["pause_s"])
 
 
 def run_one(job: tuple[int, dict[str, float], str]) -> dict[str, Any]:
     seed, overrides, generator = job
-    if generator == "alt":  # the independent generator beside this file
-        from alt_sessions import make_session  # noqa: PLC0415 - only when asked for
-
-        samples, truth = make_session(seed)
-    elif generator == "plain":  # the third generator, written from the spec only
-        from plain_sessions import make_session as make_plain  # noqa: PLC0415 - only when asked
-
-        samples, truth = make_plain(seed)
-    else:
-        samples, truth = simulate_session(seed)
-    options = AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=truth["pause_s"])
+    samples, truth = make_session(seed, generator)
+    options = options_for(truth)
     params = replace(EngineParams(), **overrides)
     doc = to_dict(analyze(samples, options, params=params))
     return {"seed": seed, "truth": truth, "doc": doc}
@@ -137,7 +156,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0:300", help="range A:B of simulator seeds")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--generator", choices=("sim", "alt", "plain"), default="sim",
+    ap.add_argument("--generator", choices=GENERATORS, default="sim",
                     help="sim: sensor.simulate; alt: the independent bench/alt_sessions.py; "
                     "plain: bench/plain_sessions.py (from the spec only)")
     ap.add_argument("--show-bad", action="store_true", help="list the sessions not all right")
@@ -148,9 +167,7 @@ def main() -> int:
     a, b = (int(x) for x in args.seeds.split(":"))
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        defaults = EngineParams()
-        pairs = (p.split("=") for p in args.param)
-        overrides = {k: type(getattr(defaults, k))(float(v)) for k, v in pairs}
+        overrides = param_overrides(args.param)
         results = list(pool.map(run_one, [(i, overrides, args.generator) for i in range(a, b)],
                                 chunksize=4))
     s = score(results)
