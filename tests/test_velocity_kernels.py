@@ -261,6 +261,78 @@ def test_level_deviation_sees_a_short_step_not_a_long_one() -> None:
     assert np.allclose(dev[500:], 0.0)
 
 
+def bin_shapes_ref(acc: np.ndarray, norm: np.ndarray, lo: int, hi: int, b: int) -> np.ndarray:
+    rows = []
+    for i0 in range(lo, hi, b):
+        a, n = acc[i0 : min(i0 + b, hi)], norm[i0 : min(i0 + b, hi)]
+        m = a.mean(axis=0)
+        rows.append([*(m / np.linalg.norm(m)), n.var(), a[0] @ a[-1] / (n[0] * n[-1])])
+    return np.array(rows).reshape(-1, kernels.BIN_COLS)
+
+
+@EXAMPLES
+@given(n=st.integers(1, 300), b=st.integers(1, 30), seed=st.integers(0, 2**31))
+def test_bin_shapes_are_the_numpy_code(n: int, b: int, seed: int) -> None:
+    """Direction of each bin's mean vector, variance of its norm and the cosine of its turn,
+    a short last bin too."""
+    rng = np.random.default_rng(seed)
+    acc = rng.normal(size=(n, 3)) + np.array([0.0, 0.0, 1.0])
+    norm = np.linalg.norm(acc, axis=1)
+    lo = int(rng.integers(0, n))
+    got = kernels.bin_shapes(acc, norm, lo, n, b)
+    assert np.allclose(got, bin_shapes_ref(acc, norm, lo, n, b), rtol=1e-9, atol=1e-12)
+
+
+def test_bin_shapes_of_known_bins() -> None:
+    """A bin pointing along y at 1 g; one alternating 0.9/1.1 g along z (variance 0.01 g^2);
+    one turning from z to y (90 deg: cosine 0); a NaN bin; a bin of zeros (no direction)."""
+    acc = np.zeros((10, 3))
+    acc[0:2, 1] = 1.0
+    acc[2:4, 2] = [0.9, 1.1]
+    acc[4, 2] = acc[5, 1] = 1.0
+    acc[6, 0] = np.nan
+    norm = np.linalg.norm(acc, axis=1)
+    got = kernels.bin_shapes(acc, norm, 0, 10, 2)
+    assert np.allclose(got[0], [0.0, 1.0, 0.0, 0.0, 1.0])
+    assert np.allclose(got[1], [0.0, 0.0, 1.0, 0.01, 1.0])
+    assert np.allclose(got[2], [0.0, np.sqrt(0.5), np.sqrt(0.5), 0.0, 0.0])
+    assert np.isnan(got[3]).all()
+    assert np.isnan(got[4, [0, 1, 2, 4]]).all()
+    assert got[4, 3] == 0.0
+
+
+def test_level_deviation_turned_takes_the_quiet_bins_pointing_its_way() -> None:
+    """Bins of 2 samples: six rests along z at 0.97 g, then two held along y at 1.02 g, a
+    busy bin along y (variance over the quiet limit), two turning 5 deg (the end of a rise,
+    0.9 g) and a rest along z. A held sample along y is 90 deg from the bins' mean direction: its
+    reference is the median of the quiet bins along y (1.02 g), not of all bins (0.97 g).
+    Along z nothing changes."""
+    z, y = [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]
+    dirs = [z] * 6 + [y, y, y, y, y, z]
+    med = np.array([0.97] * 6 + [1.02, 1.02, 1.2, 0.9, 0.9, 0.97])
+    var = np.array([0.0] * 8 + [0.01, 0.0, 0.0, 0.0])
+    turn = np.array([1.0] * 9 + [np.cos(np.radians(5))] * 2 + [1.0])
+    shape = np.column_stack([np.array(dirs), var, turn])
+    acc = np.repeat(np.array(dirs), 2, axis=0) * np.repeat(med, 2)[:, None]
+    norm = np.linalg.norm(acc, axis=1)
+    dev = kernels.level_deviation(norm, med, 0, 24, 2, 4)
+    turned = dev.copy()
+    cos = np.cos(np.radians([30, 10, 1.25]))
+    kernels.level_deviation_turned(turned, acc, norm, med, shape, 0, 2, 4, *cos[:2], 4e-4,
+                                   cos[2])
+    assert np.allclose(dev[12:16], 0.05)  # all bins' median: 0.97 g
+    assert np.allclose(turned[12:16], 0.0)  # the quiet bins along y: 1.02 g
+    loose = dev.copy()  # taking the turning bins too: median 0.96 g
+    kernels.level_deviation_turned(loose, acc, norm, med, shape, 0, 2, 4, *cos[:2], 4e-4, -1.0)
+    assert np.allclose(loose[12:16], 0.06)
+    assert np.array_equal(turned[:12], dev[:12])  # along z, the plain reference
+    # with the away limit at 180 deg nothing is turned away: dev stays
+    same = dev.copy()
+    kernels.level_deviation_turned(same, acc, norm, med, shape, 0, 2, 4, -1.0, cos[1], 4e-4,
+                                   cos[2])
+    assert np.array_equal(same, dev)
+
+
 @EXAMPLES
 @given(
     sizes=st.lists(st.integers(1, 300), min_size=1, max_size=5),

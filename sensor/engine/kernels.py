@@ -957,6 +957,96 @@ def level_deviation(  # noqa: PLR0917 - arrays in, one out
     return out
 
 
+BIN_COLS = 5  # bin_shapes' columns: direction (3), variance of the norm, cos of the turn
+
+
+@_kernel(_OUT2(_IN2, _IN1, _I, _I, _I))
+def bin_shapes(acc: FloatArray, norm: FloatArray, lo: int, hi: int, b: int) -> FloatArray:
+    """Per bin of ``b`` samples from ``lo`` (the last one may be short, ending at ``hi``):
+    columns 0-2 the direction of the bin's mean acceleration ``acc`` (n, 3), column 3 the
+    variance of ``norm`` (n,) over the bin (g^2), column 4 the cosine of the angle between
+    its first and last samples' directions; NaN where the bin holds a NaN."""
+    m = (hi - lo + b - 1) // b
+    out = np.empty((max(0, m), BIN_COLS))
+    for r in range(out.shape[0]):
+        i0 = lo + r * b
+        i1 = min(i0 + b, hi)
+        if _has_nan(norm, i0, i1):
+            out[r, :] = math.nan
+            continue
+        sx = sy = sz = sn = sn2 = 0.0
+        for i in range(i0, i1):
+            sx += acc[i, 0]
+            sy += acc[i, 1]
+            sz += acc[i, 2]
+            sn += norm[i]
+            sn2 += norm[i] * norm[i]
+        c = i1 - i0
+        size = math.sqrt(sx * sx + sy * sy + sz * sz)
+        if size > 0.0:
+            out[r, 0] = sx / size
+            out[r, 1] = sy / size
+            out[r, 2] = sz / size
+        else:  # no direction (a recording of zeros)
+            out[r, 0:3] = math.nan
+        out[r, 3] = max(0.0, sn2 / c - (sn / c) ** 2)
+        ends = norm[i0] * norm[i1 - 1]
+        out[r, 4] = (acc[i0, 0] * acc[i1 - 1, 0] + acc[i0, 1] * acc[i1 - 1, 1]
+                     + acc[i0, 2] * acc[i1 - 1, 2]) / ends if ends > 0.0 else math.nan
+    return out
+
+
+@_kernel(nt.void(_BUF1, _IN2, _IN1, _IN1, _IN2, _I, _I, _I, _X, _X, _X, _X))
+def level_deviation_turned(  # noqa: PLR0917 - arrays in, one buffer out
+    dev: FloatArray, acc: FloatArray, norm: FloatArray, med: FloatArray, shape: FloatArray,
+    start: int, b: int, k: int, cos_away: float, cos_near: float, quiet_g2: float,
+    cos_quiet: float,
+) -> None:
+    """Redo ``dev`` (``level_deviation``'s, samples ``start ..``) where the sensor has turned
+    away from the surrounding seconds (cos of the angle between its direction and their
+    mean bin direction under ``cos_away``): a sensor's scale and bias errors read gravity's
+    norm differently there. The reference is then the median of the bin medians ``med`` of
+    the quiet bins (``bin_shapes``: the norm's variance under ``quiet_g2``, the turn's cosine
+    over ``cos_quiet``) among the ``k`` either side that point its way (cos over
+    ``cos_near``); with none, ``dev`` stays."""
+    last = med.size - 1
+    vals = np.empty(2 * k + 1)
+    j_ctx = -1
+    lo = hi = 0
+    cx = cy = cz = 0.0
+    for r in range(dev.size):
+        i = start + r
+        j = i // b
+        if j != j_ctx:  # the bins' mean direction, once per bin
+            j_ctx = j
+            lo = max(0, j - k)
+            hi = min(last, j + k)
+            cx = cy = cz = 0.0
+            for jj in range(lo, hi + 1):
+                if not math.isnan(shape[jj, 0]):
+                    cx += shape[jj, 0]
+                    cy += shape[jj, 1]
+                    cz += shape[jj, 2]
+        size = math.sqrt(cx * cx + cy * cy + cz * cz) * norm[i]
+        if not size > 0.0:
+            continue
+        if (cx * acc[i, 0] + cy * acc[i, 1] + cz * acc[i, 2]) / size > cos_away:
+            continue
+        m = 0
+        for jj in range(lo, hi + 1):
+            if math.isnan(med[jj]) or not (shape[jj, 3] < quiet_g2
+                                            and shape[jj, 4] > cos_quiet):
+                continue
+            c = (shape[jj, 0] * acc[i, 0] + shape[jj, 1] * acc[i, 1]
+                 + shape[jj, 2] * acc[i, 2]) / norm[i]
+            if c > cos_near:
+                vals[m] = med[jj]
+                m += 1
+        if m:
+            _insertion_sort(vals[:m])
+            dev[r] = abs(norm[i] - _sorted_median(vals[:m]))
+
+
 @_compiled
 def _percentile_lin(a: FloatArray, lo: int, hi: int, q: float) -> float:
     """``np.percentile(a[lo:hi], 100 q)`` (method 'linear'), bit for bit: numpy's virtual

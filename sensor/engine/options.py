@@ -65,6 +65,11 @@ class EngineParams:
     still_acc_min_g2: float = 2e-3  # ... and the vector's (orientation sway) under this
     still_turn_deg: float = 2.5  # ... and turned less than this across the window
     still_level_g: float = 0.01  # ... and the norm within this of the surrounding seconds
+    still_level_away_deg: float = 30.0  # (turned further than this from them, scale and
+    # bias errors read gravity's norm differently: then the norm of their quiet moments -
+    # norm variance under hold_quiet_g2, turned less than still_level_quiet_turn_deg - ...
+    still_level_near_deg: float = 10.0  # ... that point within this of its direction)
+    still_level_quiet_turn_deg: float = 1.25  # (across a 0.25 s bin)
     still_gyro_min_dps2: float = 5.0  # ... and the gyro's under this ((deg/s)^2)
     still_gyro_level_dps: float = 3.0  # ... and the gyro within this of its bias (deg/s;
     # a lockout held on one leg sways the pelvis a few tenths of a degree at ~1 Hz: 2-4 deg/s)

@@ -275,6 +275,9 @@ class VelocityTracker:
         self.min_rest = max(1, round(params.min_rest_s * params.grid_rate_hz))
         self.cos_still_turn = float(np.cos(np.radians(params.still_turn_deg)))
         self.cos_turn = float(np.cos(np.radians(params.zupt_turn_deg)))
+        self.cos_level_away = float(np.cos(np.radians(params.still_level_away_deg)))
+        self.cos_level_near = float(np.cos(np.radians(params.still_level_near_deg)))
+        self.cos_level_quiet = float(np.cos(np.radians(params.still_level_quiet_turn_deg)))
         self.nb, self.nb_after, self.obs_gap = gravity_rest_spans(params)
         self.recent_n = max(1, round(params.zupt_recent_s * params.grid_rate_hz))
         self.edge_n = round(params.motion_edge_s * params.grid_rate_hz)
@@ -297,6 +300,7 @@ class VelocityTracker:
         self.act_g = Growable(0)
         self.dev = Growable(0)
         self.bin_med = Growable(0)
+        self.bin_shape = Growable(kernels.BIN_COLS)  # per bin: direction, norm variance, turn
         self.level_bin = max(1, round(0.25 * params.grid_rate_hz))
         self.level_bins = 8
         self.still = GrowableMask(0)
@@ -426,17 +430,28 @@ class VelocityTracker:
     def _level_deviation(self, start: int, stop: int, final: bool) -> FloatArray:
         """|norm - typical norm of the surrounding seconds| (g): a constant acceleration has
         no variance but is not still. The typical norm is the median of 0.25 s bin medians
-        within about +-2 s (bins counted from the first sample, so chunking cannot move them).
+        within about +-2 s (bins counted from the first sample, so chunking cannot move them);
+        where the sensor has turned more than ``still_level_away_deg`` from them (a curl's
+        top, where scale and bias errors read gravity a few % off), the median of their
+        quiet bins pointing its way, if any.
         """
         b, k = self.level_bin, self.level_bins
         norm = self.norm_still.data
         n_full = norm.size // b
         j = self.bin_med.n
+        acc = self.acc_still.data
         if n_full > j:
             self.bin_med.append(kernels.bin_medians(norm, j, n_full, b))
+            self.bin_shape.append(kernels.bin_shapes(acc, norm, j * b, n_full * b, b))
         if final and norm.size > n_full * b and self.bin_med.n == n_full:
             self.bin_med.append(np.array([np.median(norm[n_full * b :])]))
-        return kernels.level_deviation(norm, self.bin_med.data, start, stop, b, k)
+            self.bin_shape.append(kernels.bin_shapes(acc, norm, n_full * b, norm.size, b))
+        dev = kernels.level_deviation(norm, self.bin_med.data, start, stop, b, k)
+        kernels.level_deviation_turned(
+            dev, acc, norm, self.bin_med.data, self.bin_shape.data, start, b, k,
+            self.cos_level_away, self.cos_level_near, self.p.hold_quiet_g2,
+            self.cos_level_quiet)
+        return dev
 
     def _block_p10(self, act: FloatArray, bounds: list[int]) -> FloatArray:
         """10th percentile of ``act`` in each block [bounds[i], bounds[i + 1])."""
