@@ -14,22 +14,29 @@ import json
 import math
 import sys
 import time
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 import numpy as np
 
 from sensor.engine import AnalysisOptions, EngineParams, analyze
 from sensor.samples import Samples
-from sensor.simulate import simulate_session
+from sensor.simulate import SimConfig, simulate_session
 from sensor.summary import PHASE_METRICS, Leg, to_dict
 
 GENERATORS = ("sim", "alt", "plain")
 
 
-def make_session(seed: int, generator: str) -> tuple[Samples, dict[str, Any]]:
-    """One session of ``generator`` (see ``GENERATORS``) and its truth document."""
+def make_session(
+    seed: int, generator: str, sim: Mapping[str, float] | None = None
+) -> tuple[Samples, dict[str, Any]]:
+    """One session of ``generator`` (see ``GENERATORS``) and its truth document. ``sim``
+    overrides the simulator's sensor and athlete (``SimConfig`` fields) after the seed has
+    drawn them, so that one nuisance at a time can be switched off."""
+    if sim and generator != "sim":
+        raise ValueError("simulator overrides apply to the sim generator only")
     if generator == "alt":  # the independent generator beside this file
         from alt_sessions import make_session as make_alt  # noqa: PLC0415 - only when asked
 
@@ -38,7 +45,7 @@ def make_session(seed: int, generator: str) -> tuple[Samples, dict[str, Any]]:
         from plain_sessions import make_session as make_plain  # noqa: PLC0415 - only when asked
 
         return make_plain(seed)
-    return simulate_session(seed)
+    return simulate_session(seed, **(sim or {}))
 
 
 def param_overrides(pairs: list[str]) -> dict[str, Any]:
@@ -48,14 +55,29 @@ def param_overrides(pairs: list[str]) -> dict[str, Any]:
     return {k: type(getattr(defaults, k))(float(v)) for k, v in split}
 
 
+def sim_overrides(pairs: list[str]) -> dict[str, float]:
+    """``["NAME=VALUE", ...]`` as overrides of the simulator's numeric ``SimConfig`` fields
+    (``noise_g=0``: a noiseless sensor)."""
+    numeric = {f.name for f in fields(SimConfig) if f.type in ("float", "float | None")}
+    out: dict[str, float] = {}
+    for name, _, value in (p.partition("=") for p in pairs):
+        if name not in numeric:
+            raise ValueError(f"--sim {name}: not one of {', '.join(sorted(numeric))}")
+        out[name] = float(value)
+    return out
+
+
 def options_for(truth: dict[str, Any]) -> AnalysisOptions:
     """What a user would tell the engine about the session: the first leg and the pause."""
     return AnalysisOptions(first_leg=Leg(truth["first_leg"]), pause_s=truth["pause_s"])
 
 
-def run_one(job: tuple[int, dict[str, float], str]) -> dict[str, Any]:
-    seed, overrides, generator = job
-    samples, truth = make_session(seed, generator)
+Job = tuple[int, dict[str, Any], str, dict[str, float]]  # seed, params, generator, sim
+
+
+def run_one(job: Job) -> dict[str, Any]:
+    seed, overrides, generator, sim = job
+    samples, truth = make_session(seed, generator, sim)
     options = options_for(truth)
     params = replace(EngineParams(), **overrides)
     doc = to_dict(analyze(samples, options, params=params))
@@ -152,6 +174,23 @@ def score(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def add_sim_argument(ap: argparse.ArgumentParser) -> None:
+    ap.add_argument("--sim", action="append", default=[], metavar="NAME=VALUE",
+                    help="sim generator: override a SimConfig number (noise_g=0, bias_g=0, "
+                    "scale_err=0: which sensor error causes a bias)")
+
+
+def checked_sim_overrides(ap: argparse.ArgumentParser, args: argparse.Namespace
+                          ) -> dict[str, float]:
+    """``--sim`` as overrides, or a usage error (unknown field, or not the sim generator)."""
+    if args.sim and args.generator != "sim":
+        ap.error("--sim applies to --generator sim only")
+    try:
+        return sim_overrides(args.sim)
+    except ValueError as exc:
+        ap.error(str(exc))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", default="0:300", help="range A:B of simulator seeds")
@@ -163,13 +202,15 @@ def main() -> int:
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="override an EngineParams field (for tuning)")
+    add_sim_argument(ap)
     args = ap.parse_args()
+    sim = checked_sim_overrides(ap, args)
     a, b = (int(x) for x in args.seeds.split(":"))
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
         overrides = param_overrides(args.param)
-        results = list(pool.map(run_one, [(i, overrides, args.generator) for i in range(a, b)],
-                                chunksize=4))
+        jobs: list[Job] = [(i, overrides, args.generator, sim) for i in range(a, b)]
+        results = list(pool.map(run_one, jobs, chunksize=4))
     s = score(results)
     elapsed = time.perf_counter() - t0
     if args.json:

@@ -6,6 +6,8 @@ eccentric together, and is what flips borderline hold-asymmetry flags.
 
     python bench/boundary_bias.py --seeds 1000:1200
     python bench/boundary_bias.py --generator alt --seeds 100:200
+    python bench/boundary_bias.py --seeds 1000:1200 --param motion_edge_s=0.6
+    python bench/boundary_bias.py --seeds 1000:1200 --sim noise_g=0 --sim bias_g=0
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from itertools import pairwise
 from typing import Any
 
 import numpy as np
-from accuracy import GENERATORS, run_one
+from accuracy import (
+    GENERATORS,
+    Job,
+    add_sim_argument,
+    checked_sim_overrides,
+    param_overrides,
+    run_one,
+)
 
 _BOUNDS = ("t_start", "t_lockout", "t_descent", "t_bottom")
 _BINS_S = (0.0, 1.5, 2.0, 2.5, 3.0, 99.0)  # true eccentric duration bins (s)
@@ -48,15 +57,21 @@ def main() -> int:
     ap.add_argument("--seeds", default="1000:1200", help="range A:B of seeds")
     ap.add_argument("--generator", choices=GENERATORS, default="sim")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="override an EngineParams field")
+    add_sim_argument(ap)
     args = ap.parse_args()
+    overrides = param_overrides(args.param)
+    sim = checked_sim_overrides(ap, args)
     a, b = (int(x) for x in args.seeds.split(":"))
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.jobs) as pool:
-        results = list(pool.map(run_one, [(i, {}, args.generator) for i in range(a, b)],
-                                chunksize=4))
+        jobs: list[Job] = [(i, overrides, args.generator, sim) for i in range(a, b)]
+        results = list(pool.map(run_one, jobs, chunksize=4))
     ecc, err = signed_errors(results)
     print(f"signed boundary errors, found - true (s), median per true eccentric duration "
-          f"({args.generator}, seeds {a}-{b - 1}, {ecc.size} reps, "
+          f"({args.generator}{''.join(' ' + x for x in args.sim + args.param)}, "
+          f"seeds {a}-{b - 1}, {ecc.size} reps, "
           f"{time.perf_counter() - t0:.0f} s)")
     print("  eccentric_s      reps " + "".join(f"{k:>11}" for k in _BOUNDS))
     for lo, hi in pairwise(_BINS_S):

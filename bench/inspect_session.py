@@ -19,7 +19,14 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from accuracy import GENERATORS, make_session, options_for, param_overrides
+from accuracy import (
+    GENERATORS,
+    add_sim_argument,
+    checked_sim_overrides,
+    make_session,
+    options_for,
+    param_overrides,
+)
 
 from sensor.engine import EngineParams
 from sensor.engine.engine import Engine
@@ -106,10 +113,11 @@ def main() -> int:
     ap.add_argument("--step", type=float, default=0.2, help="still: seconds between rows")
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help="override an EngineParams field")
+    add_sim_argument(ap)
     args = ap.parse_args()
     if args.what == "still" and len(args.window) != 2:
         ap.error("still needs a window: T0 T1")
-    samples, truth = make_session(args.seed, args.generator)
+    samples, truth = make_session(args.seed, args.generator, checked_sim_overrides(ap, args))
     if args.what == "reps" and not 0 <= args.set_index < len(truth["sets"]):
         ap.error(f"--set: this session has {len(truth['sets'])} sets")
     params = replace(EngineParams(), **param_overrides(args.param))

@@ -1,0 +1,40 @@
+"""The accuracy benchmark's overrides: ``--param`` (engine) and ``--sim`` (simulator)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+
+import accuracy
+
+
+def test_sim_overrides_read_numbers_of_the_simulators_config() -> None:
+    assert accuracy.sim_overrides(["noise_g=0", "scale_err=0.03"]) == {
+        "noise_g": 0.0, "scale_err": 0.03}
+    assert accuracy.sim_overrides([]) == {}
+
+
+@pytest.mark.parametrize("pair", ["nosuch=1", "with_gyro=0", "mount=1", "seed=3"])
+def test_sim_overrides_name_the_fields_they_accept(pair: str) -> None:
+    with pytest.raises(ValueError, match=r"--sim .*: not one of .*noise_g"):
+        accuracy.sim_overrides([pair])
+
+
+def test_a_sim_override_changes_the_sensor_not_the_session() -> None:
+    plain, truth = accuracy.make_session(7, "sim")
+    quiet, truth_quiet = accuracy.make_session(7, "sim", {"noise_g": 0.0})
+    assert truth_quiet == truth  # the same athlete and the same reps
+    assert quiet.acc_g.shape == plain.acc_g.shape
+    # the noise is gone: the difference is the simulated noise (its draws come after the
+    # scale and bias draws, so those are the same), some mg rms
+    assert 1e-3 < float(np.std(plain.acc_g - quiet.acc_g)) < 0.05
+
+
+def test_sim_overrides_are_for_the_simulator_only() -> None:
+    with pytest.raises(ValueError, match="sim generator only"):
+        accuracy.make_session(7, "plain", {"noise_g": 0.0})
