@@ -174,7 +174,10 @@ def score(results: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def add_sim_argument(ap: argparse.ArgumentParser) -> None:
+def add_override_arguments(ap: argparse.ArgumentParser) -> None:
+    """``--param`` (the engine's) and ``--sim`` (the simulator's), shared by the bench tools."""
+    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                    help="override an EngineParams field (for tuning)")
     ap.add_argument("--sim", action="append", default=[], metavar="NAME=VALUE",
                     help="sim generator: override a SimConfig number (noise_g=0, bias_g=0, "
                     "scale_err=0: which sensor error causes a bias)")
@@ -200,9 +203,7 @@ def main() -> int:
                     "plain: bench/plain_sessions.py (from the spec only)")
     ap.add_argument("--show-bad", action="store_true", help="list the sessions not all right")
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                    help="override an EngineParams field (for tuning)")
-    add_sim_argument(ap)
+    add_override_arguments(ap)
     args = ap.parse_args()
     sim = checked_sim_overrides(ap, args)
     a, b = (int(x) for x in args.seeds.split(":"))

@@ -23,7 +23,7 @@ import numpy as np
 from accuracy import (
     GENERATORS,
     Job,
-    add_sim_argument,
+    add_override_arguments,
     checked_sim_overrides,
     param_overrides,
     run_one,
@@ -57,9 +57,7 @@ def main() -> int:
     ap.add_argument("--seeds", default="1000:1200", help="range A:B of seeds")
     ap.add_argument("--generator", choices=GENERATORS, default="sim")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                    help="override an EngineParams field")
-    add_sim_argument(ap)
+    add_override_arguments(ap)
     args = ap.parse_args()
     overrides = param_overrides(args.param)
     sim = checked_sim_overrides(ap, args)

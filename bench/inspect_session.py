@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from accuracy import (
     GENERATORS,
-    add_sim_argument,
+    add_override_arguments,
     checked_sim_overrides,
     make_session,
     options_for,
@@ -111,9 +111,7 @@ def main() -> int:
                     help="still: the window's start and end (s, the recording's time base)")
     ap.add_argument("--set", type=int, default=0, dest="set_index", help="reps: which set")
     ap.add_argument("--step", type=float, default=0.2, help="still: seconds between rows")
-    ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                    help="override an EngineParams field")
-    add_sim_argument(ap)
+    add_override_arguments(ap)
     args = ap.parse_args()
     if args.what == "still" and len(args.window) != 2:
         ap.error("still needs a window: T0 T1")
