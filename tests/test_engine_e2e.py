@@ -440,22 +440,34 @@ def test_plain_session_130_stepping_off_after_the_first_set() -> None:
 # -- a descent too slow for the stillness test ---------------------------------------------
 
 
-def _slow_eccentric_set(reps: int, eccentric_s: float) -> Samples:
+def _slow_eccentric_set(reps: int, eccentric_s: float, *, roll_off: bool = False) -> Samples:
     """A bar set at 50 Hz (no gyro, the bar tilted 20 deg, 2 mg noise): ``reps`` reps of
     0.2 m up in 1 s, 1 s hold, down in ``eccentric_s``, 1.5 s at the bottom; 12 s of rest
     after. A 0.2 m min-jerk descent over 3.5 s peaks at 9.6 mg of acceleration: under the
-    stillness test's 10 mg, so the tracker reads it as rest."""
+    stillness test's 10 mg, so the tracker reads it as rest. With ``roll_off`` the last
+    bottom lasts 1 s, then the bar rolls off the hips: 0.04 m down in 4 s, turning 60 deg,
+    and the sensor's y axis reads 3 % high (so gravity's norm changes as it turns)."""
     rate_hz = 50.0
     dt = 1.0 / rate_hz
     z = [np.zeros(int(4 * rate_hz))]
-    for _ in range(reps):
-        for dz, dur_s in ((0.2, 1.0), (0.0, 1.0), (-0.2, eccentric_s), (0.0, 1.5)):
-            z.append(z[-1][-1] + _minjerk_path(int(dur_s * rate_hz), dz))
+    th = [np.zeros(int(4 * rate_hz))]
+    rep = [(0.2, 0.0, 1.0), (0.0, 0.0, 1.0), (-0.2, 0.0, eccentric_s), (0.0, 0.0, 1.5)]
+    moves = rep * reps
+    if roll_off:
+        moves[-1] = (0.0, 0.0, 1.0)
+        moves.append((-0.04, np.radians(60), 4.0))
+    for dz, dth, dur_s in moves:
+        z.append(z[-1][-1] + _minjerk_path(int(dur_s * rate_hz), dz))
+        th.append(th[-1][-1] + _minjerk_path(int(dur_s * rate_hz), dth))
     z.append(np.full(int(12 * rate_hz), z[-1][-1]))
+    th.append(np.full(int(12 * rate_hz), th[-1][-1]))
     zz = np.concatenate(z)
+    tilt = np.radians(20) + np.concatenate(th)
     accel = np.gradient(np.gradient(zz, dt), dt)
-    tilt = np.radians(20)
-    acc = (1 + accel / 9.80665)[:, None] * np.array([0.0, np.sin(tilt), np.cos(tilt)])
+    acc = (1 + accel / 9.80665)[:, None] * np.column_stack(
+        [np.zeros_like(tilt), np.sin(tilt), np.cos(tilt)])
+    if roll_off:
+        acc[:, 1] *= 1.03
     acc += np.random.default_rng(3).normal(0, 0.002, acc.shape)
     return Samples(np.arange(zz.size) * dt, acc)
 
@@ -480,6 +492,20 @@ def test_a_descent_too_slow_for_the_stillness_test_is_still_a_rep(eccentric_s: f
     for summary in (whole, chunked):
         assert [s.rep_count for s in summary.sets] == [8]
         assert [r.eccentric_s for r in summary.sets[0].reps] == pytest.approx([want] * 8, abs=0.25)
+    assert [r.t_bottom for r in chunked.sets[0].reps] == pytest.approx(
+        [r.t_bottom for r in whole.sets[0].reps], abs=1e-3
+    )
+
+
+def test_a_slow_last_descent_then_rolling_the_bar_off_is_a_rep() -> None:
+    """The last rep's slow descent, taken for rest, is read from its rise's end to the last
+    rest before the bar rolls off the hips (known answer from plain seed 93: the window ran
+    on into the roll, the way back read wrong, and the set lost its last rep)."""
+    samples = _slow_eccentric_set(6, 3.5, roll_off=True)
+    whole = analyze(samples, AnalysisOptions())
+    chunked = _feed(samples, [37, 500], AnalysisOptions())[0]
+    for summary in (whole, chunked):
+        assert [s.rep_count for s in summary.sets] == [6]
     assert [r.t_bottom for r in chunked.sets[0].reps] == pytest.approx(
         [r.t_bottom for r in whole.sets[0].reps], abs=1e-3
     )

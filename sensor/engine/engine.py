@@ -476,6 +476,10 @@ class Engine:
                      if abs(m.disp_m) >= _PAIRABLE_M]
             hi = after[0].i0 if after else hi
         hi = max(hi, b)
+        # the way back is read from rest to rest: end at the last rest in the window (the
+        # bar may be rolling off by its end)
+        rests = np.flatnonzero(tr.still.data[last.i1 : hi])
+        hi = last.i1 + int(rests[-1]) + 1 if rests.size else hi
         return (last, hi) if hi > last.i1 else None
 
     def _groups(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
