@@ -239,7 +239,7 @@ class Engine:
         for k, m in enumerate(big):
             # (a move still running may be a big one: the set is not over before it is)
             nxt = big[k + 1].i0 if k + 1 < len(big) else (math.inf if final else pending)
-            if nxt - m.i1 >= gap:
+            if nxt - m.i1 >= max(gap, self._cycles_n(big[: k + 1])):
                 region = [x for x in moves if self._region_start <= x.i0 and x.i1 <= m.i1]
                 events += self._emit_region(self._region_start, m.i1, region)
                 self._region_start = m.i1
@@ -251,6 +251,19 @@ class Engine:
             if idx.size:
                 self._region_start += int(idx[-1])
         return events
+
+    def _cycles_n(self, big: list[Move]) -> float:
+        """Grid samples of ``set_gap_cycles`` rep cycles of the rises among ``big`` (a
+        region's rep-sized moves so far): a slow pause set whose descents the stillness test
+        took for rest shows nothing rep-sized from one rise to the next, 8-9 s apart. 0 with
+        fewer than three such rises."""
+        ups = [m.i0 for m in big if m.sign > 0 and m.disp_m >= self.p.min_range_m]
+        if len(ups) < 3:
+            return 0.0
+        cycle = float(np.median(np.diff(ups)))
+        if cycle > self.p.max_cycle_s * self.p.grid_rate_hz:
+            return 0.0
+        return self.p.set_gap_cycles * cycle
 
     def _pairing(
         self, moves: list[Move], speed: FloatArray | None = None, a: int = 0, *,

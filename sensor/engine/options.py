@@ -105,6 +105,7 @@ class EngineParams:
     keep_rest_s: float = 1.5  # de-drifting a set over its cycle keeps rests this long
     merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
     set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set
+    set_gap_cycles: float = 1.2  # ... nor for this many of the set's rep cycles, if longer
     missed_cycles: float = 2.5  # nor does a pause of fewer of the set's rep cycles than this
     min_reps_per_set: int = 3  # two "reps" alone are more often setup or walking than a set
     bounce_hold_s: float = 0.35  # a hold shorter than this is a bounce (the 5 % boundaries
