@@ -506,9 +506,9 @@ def test_a_descent_too_slow_for_the_stillness_test_is_still_a_rep(eccentric_s: f
 
 
 def test_a_slow_last_descent_then_rolling_the_bar_off_is_a_rep() -> None:
-    """The last rep's slow descent, taken for rest, is read from its rise's end to the last
-    rest before the bar rolls off the hips (known answer from plain seed 93: the window ran
-    on into the roll, the way back read wrong, and the set lost its last rep)."""
+    """The last rep's slow descent, taken for rest, is read again from its rise's end to the
+    last rest before the bar rolls off the hips (known answer from plain seed 93: the window
+    ran on into the roll, the way back read wrong, and the set lost its last rep)."""
     samples = _slow_eccentric_set(6, 3.5, roll_off=True)
     whole = analyze(samples, AnalysisOptions())
     chunked = _feed(samples, [37, 500], AnalysisOptions())[0]

@@ -399,6 +399,13 @@ class Engine:
         cands = self._pairing(moves, speed, a)
         tail = self._tail_window(b, moves, cands)
         filled = None if tail is None else self._returned(speed, a, *tail)
+        if filled is None and tail is not None:
+            # the way back is read from rest to rest: again, up to the window's last rest (by
+            # its end the bar may be rolling off)
+            last, hi = tail
+            rests = np.flatnonzero(self._t.still.data[last.i1 : hi])
+            if rests.size and last.i1 + int(rests[-1]) + 1 < hi:
+                filled = self._returned(speed, a, last, last.i1 + int(rests[-1]) + 1)
         if filled is None:
             return speed, moves, cands
         moves = self._moves_in(filled, a)
@@ -489,10 +496,6 @@ class Engine:
                      if abs(m.disp_m) >= _PAIRABLE_M]
             hi = after[0].i0 if after else hi
         hi = max(hi, b)
-        # the way back is read from rest to rest: end at the last rest in the window (the
-        # bar may be rolling off by its end)
-        rests = np.flatnonzero(tr.still.data[last.i1 : hi])
-        hi = last.i1 + int(rests[-1]) + 1 if rests.size else hi
         return (last, hi) if hi > last.i1 else None
 
     def _groups(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
