@@ -239,7 +239,7 @@ class Engine:
         for k, m in enumerate(big):
             # (a move still running may be a big one: the set is not over before it is)
             nxt = big[k + 1].i0 if k + 1 < len(big) else (math.inf if final else pending)
-            if nxt - m.i1 >= max(gap, self._cycles_n(big[: k + 1])):
+            if nxt - m.i1 >= gap and nxt - m.i1 >= self._cycles_n(big[: k + 1]):
                 region = [x for x in moves if self._region_start <= x.i0 and x.i1 <= m.i1]
                 events += self._emit_region(self._region_start, m.i1, region)
                 self._region_start = m.i1
