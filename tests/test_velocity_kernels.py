@@ -668,3 +668,90 @@ def test_engine_takes_a_recording_of_zeros(chunk: int | None) -> None:
         engine.feed(part)
     engine.finish()
     assert engine.summary().sets == ()
+
+
+_NO_BIAS = np.zeros(3)
+
+
+def _raw(acc: np.ndarray, gyro_rad_s: np.ndarray | None = None) -> np.ndarray:
+    """Grid rows (n, 6) as the tracker keeps them: acceleration (g), then rates (deg/s)."""
+    rates = np.zeros_like(acc) if gyro_rad_s is None else np.degrees(gyro_rad_s)
+    return np.hstack([acc, rates])
+
+
+def _rest_ends(acc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``acc`` (n, 3) in g with its first and last rows at rest (1 g up), and its norm."""
+    acc = acc.copy()
+    acc[0] = acc[-1] = (0.0, 0.0, 1.0)
+    return acc, np.linalg.norm(acc, axis=1)
+
+
+def test_off_vertical_is_the_norms_excess_from_a_sideways_acceleration() -> None:
+    """0.3 g sideways on 1 g of gravity reads sqrt(1.09) g in the norm: 44 mg more than the
+    vertical part; a vertical acceleration adds nothing."""
+    n = 50
+    side, norm = _rest_ends(np.tile([0.3, 0.0, 1.0], (n, 1)))
+    off = kernels.off_vertical(side, norm, _raw(side), _NO_BIAS, 0, n, 0.02, 1e4, 0.98)
+    np.testing.assert_allclose(off[1:-1], np.sqrt(1.09) - 1.0, rtol=1e-12)
+    up, norm = _rest_ends(np.tile([0.0, 0.0, 1.2], (n, 1)))
+    off_up = kernels.off_vertical(up, norm, _raw(up), _NO_BIAS, 0, n, 0.02, 1e4, 0.98)
+    np.testing.assert_allclose(off_up, 0.0, atol=1e-15)
+
+
+def test_off_vertical_follows_the_sensor_as_it_turns() -> None:
+    """A sensor turning 90 deg about its x axis in 2 s, with nothing but gravity on it: the
+    gyro carries gravity's direction from one end to the other, so nothing is off vertical
+    (the norm is 1 g all along); read 30 samples into the turn, the same."""
+    n, dt = 101, 0.02
+    rate = np.radians(45.0)  # rad/s about x
+    angle = rate * dt * np.arange(n)
+    acc = np.column_stack([np.zeros(n), np.sin(angle), np.cos(angle)])  # gravity, body frame
+    gyro = np.tile([rate, 0.0, 0.0], (n, 1))  # rad/s
+    norm = np.linalg.norm(acc, axis=1)
+    still = kernels.off_vertical(acc, norm, _raw(acc, gyro), _NO_BIAS, 0, n, dt, 1e4, 0.98)
+    assert np.abs(still).max() < 1e-3
+    sub = kernels.off_vertical(acc, norm, _raw(acc, gyro), _NO_BIAS, 30, n, dt, 1e4, 0.98)
+    assert sub.shape == (n - 30,)
+    assert np.abs(sub).max() < 1e-3
+    # the same turn with the sensor pushed 0.3 g sideways (along body x) half way through
+    pushed = acc.copy()
+    pushed[40:60, 0] += 0.3
+    off = kernels.off_vertical(pushed, np.linalg.norm(pushed, axis=1), _raw(pushed, gyro), _NO_BIAS,
+                               0, n, dt, 1e4, 0.98)
+    np.testing.assert_allclose(off[40:60], np.sqrt(1.09) - 1.0, atol=1e-3)
+
+
+def test_off_vertical_is_zero_where_the_gyro_lost_track() -> None:
+    """The same 90 deg turn with a gyro that saw none of it (saturated, or too slow for the
+    turn): carried forward, gravity's direction misses the last sample's by 90 deg, more
+    than the limit (cos 0.98: 11.5 deg), so nothing is taken off the norm."""
+    n, dt = 101, 0.02
+    angle = np.radians(45.0) * dt * np.arange(n)
+    acc = np.column_stack([np.full(n, 0.3), np.sin(angle), np.cos(angle)])
+    norm = np.linalg.norm(acc, axis=1)
+    lost = kernels.off_vertical(acc, norm, _raw(acc), _NO_BIAS, 0, n, dt, 1e4, 0.98)
+    np.testing.assert_array_equal(lost, np.zeros(n))
+    assert kernels.off_vertical(acc, norm, _raw(acc), _NO_BIAS, 0, n, dt, 1e4, -1.0).max() > 1e-3
+
+
+def test_off_vertical_takes_the_bias_off_and_gives_up_on_fast_turns() -> None:
+    """The rates less the learnt bias are what carry the direction: a gyro reading 45 deg/s
+    plus a 2 deg/s bias, with that bias given, follows the turn as a perfect one does; over
+    ``max_rate2`` ((deg/s)^2) anywhere in the motion, or NaN, the norm is left alone."""
+    n, dt = 101, 0.02
+    rate = np.radians(45.0)
+    angle = rate * dt * np.arange(n)
+    acc = np.column_stack([np.full(n, 0.2), np.sin(angle), np.cos(angle)])
+    acc[0, 0] = acc[-1, 0] = 0.0
+    norm = np.linalg.norm(acc, axis=1)
+    raw = _raw(acc, np.tile([rate, 0.0, 0.0], (n, 1)))
+    want = kernels.off_vertical(acc, norm, raw, _NO_BIAS, 0, n, dt, 1e4, 0.98)
+    biased = raw.copy()
+    biased[:, 3] += 2.0
+    bias = np.array([2.0, 0.0, 0.0])
+    np.testing.assert_allclose(kernels.off_vertical(acc, norm, biased, bias, 0, n, dt, 1e4, 0.98),
+                               want, atol=1e-12)
+    assert want[40:60].min() > 0.015  # sqrt(1.04) - 1: 0.2 g sideways
+    assert not kernels.off_vertical(acc, norm, raw, _NO_BIAS, 0, n, dt, 40.0**2, 0.98).any()
+    raw[50, 4] = np.nan
+    assert not kernels.off_vertical(acc, norm, raw, _NO_BIAS, 0, n, dt, 1e4, 0.98).any()

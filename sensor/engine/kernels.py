@@ -1313,6 +1313,71 @@ gravity_accel = _np_compiled(
 )
 
 
+@_kernel(_BUF1(_IN2, _IN1, _IN2, _IN1, _I, _I, _X, _X, _X))
+def off_vertical(  # noqa: PLR0917 - arrays, the motion's bounds and limits in
+    acc: FloatArray, norm: FloatArray, raw: FloatArray, bias: FloatArray, s: int, e: int,
+    dt: float, max_rate2: float, cos_miss: float,
+) -> FloatArray:
+    """How much the norm of the low-passed acceleration ``acc`` (n, 3), g, ``norm`` (n,)
+    exceeds its component along gravity over the motion ``s .. e - 1`` (g, never much under
+    zero): ``|f| - f . u``, the second-order part of a horizontal acceleration (0.3 g
+    sideways reads 44 mg "up" in the norm). Gravity's direction ``u`` starts from the
+    acceleration's direction at the motion's first sample and is carried forward by the
+    body rates (``raw`` (n, 6) columns 3-5, deg/s, less ``bias`` (3,)), and likewise back
+    from its last sample; the two are blended linearly in time, so neither end's gyro drift
+    runs on. Zeros (the norm alone) where a rate's square exceeds ``max_rate2`` ((deg/s)^2:
+    too fast to follow on the grid) or is not finite, where an end has no direction, and
+    where the direction carried forward misses the last sample's by more than the angle
+    whose cosine is ``cos_miss`` (the gyro did not follow the motion)."""
+    n = e - s
+    out = np.zeros(n)
+    if n < 2 or not (norm[s] > 0.0 and norm[e - 1] > 0.0):
+        return out
+    deg = math.pi / 180.0
+    # forward: a fixed world direction seen from the turning sensor moves by -w x v per s
+    fwd = np.empty((n, 3))
+    for c in range(3):
+        fwd[0, c] = acc[s, c] / norm[s]
+    for k in range(n):
+        w0 = raw[s + k, 3] - bias[0]
+        w1 = raw[s + k, 4] - bias[1]
+        w2 = raw[s + k, 5] - bias[2]
+        if not w0 * w0 + w1 * w1 + w2 * w2 <= max_rate2:
+            return out
+        if k == n - 1:
+            break
+        w0, w1, w2 = w0 * deg, w1 * deg, w2 * deg
+        v0, v1, v2 = fwd[k, 0], fwd[k, 1], fwd[k, 2]
+        x0 = v0 - (w1 * v2 - w2 * v1) * dt
+        x1 = v1 - (w2 * v0 - w0 * v2) * dt
+        x2 = v2 - (w0 * v1 - w1 * v0) * dt
+        m = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2)
+        fwd[k + 1, 0], fwd[k + 1, 1], fwd[k + 1, 2] = x0 / m, x1 / m, x2 / m
+    last = norm[e - 1]
+    b0, b1, b2 = acc[e - 1, 0] / last, acc[e - 1, 1] / last, acc[e - 1, 2] / last
+    if fwd[n - 1, 0] * b0 + fwd[n - 1, 1] * b1 + fwd[n - 1, 2] * b2 < cos_miss:
+        return out
+    for k in range(n - 1, -1, -1):
+        if k < n - 1:  # back one step, through the rates of sample k
+            w0 = (raw[s + k, 3] - bias[0]) * deg
+            w1 = (raw[s + k, 4] - bias[1]) * deg
+            w2 = (raw[s + k, 5] - bias[2]) * deg
+            x0 = b0 + (w1 * b2 - w2 * b1) * dt
+            x1 = b1 + (w2 * b0 - w0 * b2) * dt
+            x2 = b2 + (w0 * b1 - w1 * b0) * dt
+            m = math.sqrt(x0 * x0 + x1 * x1 + x2 * x2)
+            b0, b1, b2 = x0 / m, x1 / m, x2 / m
+        t = k / (n - 1)
+        u0 = (1.0 - t) * fwd[k, 0] + t * b0
+        u1 = (1.0 - t) * fwd[k, 1] + t * b1
+        u2 = (1.0 - t) * fwd[k, 2] + t * b2
+        m = math.sqrt(u0 * u0 + u1 * u1 + u2 * u2)
+        i = s + k
+        if m > 0.0:
+            out[k] = norm[i] - (acc[i, 0] * u0 + acc[i, 1] * u1 + acc[i, 2] * u2) / m
+    return out
+
+
 # -- the velocity tracker's gyro level ------------------------------------------------------
 # Bit for bit numpy's: order statistics, sums of three squares in order.
 

@@ -74,6 +74,9 @@ class EngineParams:
     still_gyro_level_dps: float = 3.0  # ... and the gyro within this of its bias (deg/s;
     # a lockout held on one leg sways the pelvis a few tenths of a degree at ~1 Hz: 2-4 deg/s)
     gyro_bias_min_s: float = 2.0  # still time in a noise block needed to re-learn the bias
+    gyro_track_deg: float = 10.0  # a motion's gyro must carry gravity's direction from its
+    # first sample to its last within this, or the norm alone gives its vertical acceleration
+    gyro_track_dps: float = 100.0  # ... and turn no faster than this (2 deg per grid step)
     min_rest_s: float = 0.2  # shorter still runs do not anchor the integration
     noise_block_s: float = 20.0  # the noise floor is re-estimated per block of this length
     baseline_s: float = 0.5  # rest used for the gravity baseline at each end of a motion

@@ -2,6 +2,8 @@
 
 - The vertical specific force is the norm of the low-passed accelerometer minus gravity:
   ``|g + a| = g + a_z`` to first order, whatever the orientation (error ``a_h^2 / 2g``).
+  With a gyro, that second-order error is taken off within each motion: gravity's direction
+  is carried through the motion by the gyro from both of its ends (``kernels.off_vertical``).
 - Stillness is detected on the low-passed accelerometer (and gyro when present) against a
   noise floor learnt from the quietest moments of the recording so far.
 - Between two still periods, the vertical acceleration is integrated to speed and the speed
@@ -15,6 +17,7 @@ look-ahead, so chunked and whole input give the same numbers.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import math
 from itertools import pairwise
@@ -39,6 +42,7 @@ _MIN_FLOOR_GYRO = 0.002
 _SOLVE_EPS = 1e-12 * np.eye(4)  # keeps the normal equations regular
 _NO_OBS = np.empty((0, 5))
 _NO_GYRO = np.empty((0, 3))
+_NO_BIAS = np.zeros(3)  # deg/s: no gyro bias learnt yet
 
 
 class _Buffer:
@@ -275,6 +279,8 @@ class VelocityTracker:
         self.min_rest = max(1, round(params.min_rest_s * params.grid_rate_hz))
         self.cos_still_turn = float(np.cos(np.radians(params.still_turn_deg)))
         self.cos_turn = float(np.cos(np.radians(params.zupt_turn_deg)))
+        self.cos_gyro_miss = float(np.cos(np.radians(params.gyro_track_deg)))
+        self.max_rate2 = params.gyro_track_dps**2
         self.cos_level_away = float(np.cos(np.radians(params.still_level_away_deg)))
         self.cos_level_near = float(np.cos(np.radians(params.still_level_near_deg)))
         self.cos_level_quiet = float(np.cos(np.radians(params.still_level_quiet_turn_deg)))
@@ -289,7 +295,7 @@ class VelocityTracker:
         self.gyro_lp = Growable(3)
         self.obs = _NO_OBS  # still observations, rows (ux, uy, uz, err_g, weight)
         # the last uncommitted _accel: ((s, e, n), the pool it would keep, the acceleration)
-        self._accel_cache: tuple[tuple[int, int, int], FloatArray, FloatArray] | None = None
+        self._accel_cache: tuple[tuple[int, int, int, bool], FloatArray, FloatArray] | None = None
         self.norm = Growable(0)
         self._filtered = (self.acc_lp, self.acc_still, self.norm_still, self.norm,
                           *((self.gyro_lp,) if with_gyro else ()))  # filled together
@@ -309,6 +315,8 @@ class VelocityTracker:
         self.floor_a = np.inf
         self.floor_g = np.inf
         self.gyro_bias: FloatArray | None = None  # deg/s, learnt at the still moments
+        self._bias_ends: list[int] = []  # each learnt bias (deg/s) and the end of its block
+        self._biases: list[FloatArray] = []
         self._still_raw = GrowableMask(0)
         self.long_still = GrowableMask(0)
         self.finished = False
@@ -520,6 +528,8 @@ class VelocityTracker:
             bias = kernels.gyro_bias(gyro, still, 5)
             if bias.size:
                 self.gyro_bias = bias
+                self._bias_ends.append(hi)
+                self._biases.append(bias)
         if self.gyro_bias is None:
             return np.ones(hi - lo, dtype=bool)
         return kernels.gyro_near(gyro, self.gyro_bias, self.p.still_gyro_level_dps**2)
@@ -598,7 +608,7 @@ class VelocityTracker:
             hi = close + self._edge_room(r_end - close)
         if lo == j and hi == close:
             return j, close
-        a = self._accel(lo, hi, commit=False)
+        a = self._accel(lo, hi, commit=False, sideways=False)  # (~0 at its gentle edges)
         k = 3
         # under this, rest: noise and the gravity model's error, which grows with the motion
         peak = float(np.abs(a[j - lo : close - lo]).max()) if close > j else 0.0
@@ -651,12 +661,13 @@ class VelocityTracker:
         """Did the sensor's orientation change by more than ``zupt_turn_deg`` over [i, j]?"""
         return kernels.turned(self.acc_still.data, self.norm_still.data, i, j, self.cos_turn)
 
-    def _accel(self, s: int, e: int, *, commit: bool) -> FloatArray:
+    def _accel(self, s: int, e: int, *, commit: bool, sideways: bool = True) -> FloatArray:
         """Vertical acceleration (m/s^2) over [s, e), gravity removed by the local error model
-        fitted on the still moments so far and at both ends. ``commit`` keeps the two end
-        observations for later fits."""
+        fitted on the still moments so far and at both ends; with a gyro and ``sideways``,
+        less the norm's excess over its component along gravity (``kernels.off_vertical``).
+        ``commit`` keeps the two end observations for later fits."""
         n_lp = self.norm.n
-        key = (s, e, n_lp)
+        key = (s, e, n_lp, sideways)
         cached, self._accel_cache = self._accel_cache, None
         if commit and cached is not None and cached[0] == key:
             # _find_rest has just computed this motion from the same observations
@@ -670,11 +681,22 @@ class VelocityTracker:
             self.acc_lp.data, self.norm.data, self._still_raw.data, self.obs, s, e, self.nb,
             self.nb_after, self.obs_gap, self.p.gravity_obs, self.p.gravity_local_deg,
             self.p.gravity_ridge)
+        if sideways and self.with_gyro:  # the norm's second-order part
+            off = kernels.off_vertical(self.acc_lp.data, self.norm.data, self.raw.data,
+                                       self._bias_by(e), s, e, self.dt_s, self.max_rate2,
+                                       self.cos_gyro_miss)
+            accel = accel - off * GRAVITY_MPS2
         if commit:
             self.obs = kept
         else:
             self._accel_cache = (key, kept, accel)
         return accel
+
+    def _bias_by(self, e: int) -> FloatArray:
+        """The gyro bias (deg/s) learnt in the noise blocks that end by sample ``e`` (so
+        chunking cannot change which one); zeros before the first."""
+        k = bisect.bisect_right(self._bias_ends, e)
+        return self._biases[k - 1] if k else _NO_BIAS
 
     def _close_segment(self, s: int, e: int) -> FloatArray:
         """The speed (m/s) over the motion [s, e), which ends at a rest."""
