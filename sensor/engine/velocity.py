@@ -294,7 +294,7 @@ class VelocityTracker:
         self.norm_still = Growable(0)
         self.gyro_lp = Growable(3)
         self.obs = _NO_OBS  # still observations, rows (ux, uy, uz, err_g, weight)
-        # the last uncommitted _accel: ((s, e, n), the pool it would keep, the acceleration)
+        # the last uncommitted _accel: ((s, e, n, sideways), the pool it would keep, the accel)
         self._accel_cache: tuple[tuple[int, int, int, bool], FloatArray, FloatArray] | None = None
         self.norm = Growable(0)
         self._filtered = (self.acc_lp, self.acc_still, self.norm_still, self.norm,
