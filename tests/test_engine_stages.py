@@ -35,6 +35,7 @@ from sensor.engine.reps import (
     phase_indices,
     runs,
     steady,
+    trim_ran_on,
     unreturned,
 )
 from sensor.engine.resample import GridBlock, GridResampler, resample_block
@@ -487,6 +488,58 @@ def test_sets_split_at_long_pauses_but_not_at_one_missed_rep() -> None:
     assert [len(g) for g in engine._split(two)] == [4, 3]
     # 4 s cycles with a 13 s pause: over 8 s and over 2.5 cycles (10 s): a new set
     assert [len(g) for g in engine._split(_reps_at([0, 4, 8, 24, 28]))] == [3, 2]
+
+
+def test_a_pause_the_missed_rep_allowance_bridges_ends_the_set_if_the_athlete_stood_up() -> None:
+    engine = Engine(params=_params(set_gap_s=8.0, missed_cycles=2.5, set_end_ratio=2.5))
+    # 4 s cycles of 3 s reps; a 9.5 s pause is over 8 s but within 2.5 cycles: one set ...
+    reps = _reps_at([0, 4, 8, 20.5, 24.5, 28.5])
+    assert [len(g) for g in engine._split(reps)] == [6]
+    # ... also when the pause holds a rep-sized move (the missed rep, 0.4 m for 0.3 m reps)
+    missed = Move(1, round(14 * RATE), round(15.5 * RATE), 0.4, 0.4)
+    assert [len(g) for g in engine._split(reps, [missed])] == [6]
+    # but not when it holds a rise of 0.8 m, standing up from the floor: two sets
+    stood = Move(1, round(14 * RATE), round(15.5 * RATE), 0.6, 0.8)
+    assert [len(g) for g in engine._split(reps, [missed, stood])] == [3, 3]
+    # a big move inside the set (not in the pause) does not split it
+    inside = Move(-1, round(1 * RATE), round(2 * RATE), 0.6, -0.8)
+    assert [len(g) for g in engine._split(reps, [inside])] == [6]
+
+
+def _ran_on_descent(run_on_m: float) -> tuple[RepCandidate, FloatArray]:
+    """A 0.3 m rep whose descent (0.3 m, 1.57 s, peak 0.3 m/s) slows to 1 cm/s for 0.2 s,
+    then runs on ``run_on_m`` further down (peak 0.2 m/s), as (candidate, descent speed)."""
+    t1 = np.arange(0.0, math.pi / 2, DT)  # 0.3 m = 0.3 m/s x 2 T / pi, T = pi / 2 s
+    rep = -0.3 * np.sin(2 * t1)
+    pause = np.full(10, -0.01)
+    t2_s = run_on_m * math.pi / (2 * 0.2)
+    t2 = np.arange(0.0, t2_s, DT)
+    seg = np.concatenate([rep, pause, -0.2 * np.sin(math.pi * t2 / t2_s)])
+    disp = -float(seg.sum()) * DT
+    rise = Move(1, 0, 50, 0.35, 0.3)
+    fall = Move(-1, 60, 60 + seg.size, 0.3, -disp)
+    return RepCandidate(rise, fall, top_start=False), seg
+
+
+def test_a_descent_that_ran_on_is_trimmed_to_the_rep() -> None:
+    # the last rep's descent runs on 0.06 m (1.2 x its rise) into sitting down: the rep
+    # ends where it slowed at the bottom, 0.3 m down
+    cand, seg = _ran_on_descent(0.06)
+    assert 1.15 < -cand.fall.disp_m / cand.rise.disp_m < 1.25
+    trimmed = trim_ran_on(cand, seg, np.zeros(seg.size + 3, dtype=bool), DT, _params())
+    assert trimmed is not None
+    assert trimmed.rise == cand.rise
+    assert -trimmed.fall.disp_m == pytest.approx(0.3, abs=0.005)
+    end_s = (trimmed.fall.i1 - cand.fall.i0) * DT
+    assert math.pi / 2 - DT <= end_s <= math.pi / 2 + 0.2 + 2 * DT  # before it runs on
+    # a descent only 5 % over its rise did not run on: it is the rep's, left as it is
+    short, seg = _ran_on_descent(0.015)
+    assert trim_ran_on(short, seg, np.zeros(seg.size + 3, dtype=bool), DT, _params()) is None
+    # nor is one that never slows at the rep's depth (no stop, no slowing under half speed)
+    steady_seg = np.full(seg.size, -0.3)
+    fast = RepCandidate(cand.rise, Move(-1, 60, 60 + seg.size, 0.3, -0.36), top_start=False)
+    assert trim_ran_on(fast, steady_seg, np.zeros(seg.size + 3, dtype=bool), DT,
+                       _params()) is None
 
 
 def test_phase_indices_triangles_exact() -> None:

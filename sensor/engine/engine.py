@@ -31,6 +31,7 @@ from sensor.engine.reps import (
     pair_moves,
     phase_indices,
     steady,
+    trim_ran_on,
     unreturned,
 )
 from sensor.engine.resample import GridResampler
@@ -46,9 +47,6 @@ from sensor.summary import Leg, Mount, Rep, SessionSummary, SetResult
 _MIN_MOVE_M = 0.03  # runs smaller than this are noise (walking bob, tremor)
 _PAIRABLE_M = 0.05  # moves at least this big take part in pairing
 _HIP_ROTATION_DEG = 15.0  # a hip mount rotates with the pelvis; a bar barely does
-_TRIM_RATIO = 1.3  # a descent this much bigger than its rise may have run on (_trimmed)
-_TRIM_PEAK = 0.25  # ... and its part that is the rep's is at least this fast (of the rise's)
-_TRIM_SLOW = 0.5  # ... and it stops there for a moment, or slows under this (of its peak)
 
 
 @dataclass(frozen=True)
@@ -328,34 +326,11 @@ class Engine:
         ]
 
     def _trimmed(self, c: RepCandidate, speed: FloatArray, a: int) -> RepCandidate | None:
-        """A bottom-start rep whose descent ran on into a bigger move (the bar lowered to the
-        floor or rack right after the last rep, with hardly a pause): its descent ends at
-        the slowest moment while the hips or bar are back down by 1/1.3 to 1.3 times the
-        rise (to ``pair_ratio`` times when the move is bigger than that), if they are still
-        there for a moment (a rest) or slow to under ``_TRIM_SLOW`` of the descent's peak
-        speed (no pause at all).
-        None when the descent is not 1.3 times the rise or more."""
-        rise, fall = c.rise, c.fall
-        if c.top_start or -fall.disp_m < _TRIM_RATIO * rise.disp_m:
-            return None
-        seg = speed[fall.i0 - a : fall.i1 - a]
-        down = -np.cumsum(seg) * self._t.dt_s  # m, down positive
-        lo = int(np.searchsorted(down, rise.disp_m / _TRIM_RATIO))
-        # (one that ran on without a pause, over pair_ratio times the rise, ends further down)
-        far = self.p.pair_ratio if -fall.disp_m > self.p.pair_ratio * rise.disp_m else _TRIM_RATIO
-        hi = max(lo + 1, int(np.searchsorted(down, rise.disp_m * far)))
-        k = lo + int(np.abs(seg[lo:hi]).argmin())
-        end = fall.i0 + k + 1
-        peak = float(np.abs(seg[: k + 1]).max())
-        if (k + 1) * self._t.dt_s < self.p.min_phase_s:
-            return None
-        if not self._t.still.data[max(0, end - 3) : end + 3].any() and (
-            abs(seg[k]) > _TRIM_SLOW * peak
-        ):
-            return None  # a descent that stops there for a moment, or nearly so
-        if peak < _TRIM_PEAK * rise.peak_mps:
-            return None  # a creep, not a descent
-        return RepCandidate(rise, Move(-1, fall.i0, end, peak, -float(down[k])), top_start=False)
+        """``c`` trimmed to the rep when its descent ran on (``trim_ran_on``); ``speed`` is
+        the region's, from grid sample ``a``."""
+        lo, hi = c.fall.i0, c.fall.i1
+        return trim_ran_on(c, speed[lo - a : hi - a], self._t.still.data[lo:hi + 3],
+                           self._t.dt_s, self.p)
 
     def _emit_region(self, a: int, b: int, moves: list[Move]) -> list[Event]:
         """The sets of the region [a, b) (grid samples) with its ``moves``: the reps of the
@@ -363,12 +338,13 @@ class Engine:
         de-drifted speed's instead when they explain more; on the plain speed, a last
         descent that ran straight on into setting the bar down (``_ran_on``)."""
         speed, moves, cands = self._with_ways_back(a, b, moves)
-        groups = self._groups(cands)
+        groups = self._groups(cands, moves)
         alt = self._detrended(speed, a, moves)
         if alt is not None:
             # the de-drifted speed wins when its sets hold more reps, and every rep of the
             # plain speed's among them (it finds the reps drift hid, and loses none)
-            alt_groups = self._groups(self._pairing(self._moves_in(alt, a)))
+            alt_moves = self._moves_in(alt, a)
+            alt_groups = self._groups(self._pairing(alt_moves), alt_moves)
             alt_reps = [c for g in alt_groups for c in g]
             if len(alt_reps) > sum(map(len, groups)) and all(
                 any(_overlap(c.rise, d.rise) for d in alt_reps) for g in groups for c in g
@@ -378,7 +354,7 @@ class Engine:
         if speed is not alt and self._ran_on(pm, []):
             # the plain speed kept: a last rise whose descent ran straight on into setting
             # the bar down (the de-drifted speed did not explain more reps without it)
-            more = self._groups(self._pairing(moves, speed, a, ran_on=True))
+            more = self._groups(self._pairing(moves, speed, a, ran_on=True), moves)
             if sum(map(len, more)) > sum(map(len, groups)):
                 groups = more
         events: list[Event] = []
@@ -498,10 +474,12 @@ class Engine:
         hi = max(hi, b)
         return (last, hi) if hi > last.i1 else None
 
-    def _groups(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
-        """The sets among a region's reps: split at long pauses, each set's reps alike
-        (walking's are not), and enough of them."""
-        groups = (self._consistent(split) for split in self._split(cands))
+    def _groups(
+        self, cands: list[RepCandidate], moves: list[Move] | None = None
+    ) -> list[list[RepCandidate]]:
+        """The sets among a region's reps (paired from ``moves``): split at long pauses,
+        each set's reps alike (walking's are not), and enough of them."""
+        groups = (self._consistent(split) for split in self._split(cands, moves))
         return [g for g in groups if len(g) >= self.p.min_reps_per_set]
 
     def _moves_in(self, speed: FloatArray, a: int) -> list[Move]:
@@ -582,18 +560,23 @@ class Engine:
         cos = u @ (med / np.linalg.norm(med))
         return np.asarray(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
 
-    def _split(self, cands: list[RepCandidate]) -> list[list[RepCandidate]]:
+    def _split(
+        self, cands: list[RepCandidate], moves: list[Move] | None = None
+    ) -> list[list[RepCandidate]]:
         """Reps into sets: a pause longer than ``set_gap_s`` (or than ``missed_cycles`` of
         the set's own rep cycle, so that one rep missed in a slow pause set does not cut
-        it in two) ends a set."""
+        it in two) ends a set. A missed rep is a rep: a pause that holds a move over
+        ``set_end_ratio`` times the set's median rise (standing up after it) is not one."""
         gap = self.p.set_gap_s * self.p.grid_rate_hz
         groups: list[list[RepCandidate]] = []
         for c in cands:
             first = _bounds(c)[0]
             if groups:
                 g = groups[-1]
-                pause = float(first - _bounds(g[-1])[1])
-                if pause >= gap and len(g) >= 2:  # (the set's cycle only when it matters)
+                last = _bounds(g[-1])[1]
+                pause = float(first - last)
+                if pause >= gap and len(g) >= 2 and not self._left_set(g, moves, last, first):
+                    # (the set's cycle only when it matters)
                     cycle = float(np.median(np.diff([_bounds(x)[0] for x in g])))
                     pause -= max(0.0, self.p.missed_cycles * cycle - gap)
                 if pause < gap:
@@ -601,6 +584,16 @@ class Engine:
                     continue
             groups.append([c])
         return groups
+
+    def _left_set(
+        self, group: list[RepCandidate], moves: list[Move] | None, lo: int, hi: int
+    ) -> bool:
+        """Is there a move between grid samples ``lo`` and ``hi`` over ``set_end_ratio``
+        times the median rise of ``group`` (the athlete stood up: the set is over)?"""
+        if not moves:
+            return False
+        big = self.p.set_end_ratio * float(np.median([c.rise.disp_m for c in group]))
+        return any(lo <= m.i0 and m.i1 <= hi and abs(m.disp_m) > big for m in moves)
 
     def leg_of_set(self, index: int) -> Leg:
         """The leg of set ``index``: the options, or the leg set live and alternation."""

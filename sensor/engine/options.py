@@ -110,6 +110,7 @@ class EngineParams:
     set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set
     set_gap_cycles: float = 1.2  # ... nor for this many of the set's rep cycles, if longer
     missed_cycles: float = 2.5  # nor does a pause of fewer of the set's rep cycles than this
+    set_end_ratio: float = 2.5  # ... unless a move in it is over this x the set's median rise
     min_reps_per_set: int = 3  # two "reps" alone are more often setup or walking than a set
     bounce_hold_s: float = 0.35  # a hold shorter than this is a bounce (the 5 % boundaries
     # already give a touch-and-go lockout 0.15-0.3 s of "hold")

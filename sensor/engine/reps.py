@@ -249,6 +249,50 @@ def phase_indices(
     )
 
 
+_TRIM_MIN = 1.1  # a descent this much bigger than its rise may have run on (trim_ran_on)
+_TRIM_RATIO = 1.3  # ... and the rep's own ends back down within this factor of the rise
+_TRIM_PEAK = 0.25  # ... and its part that is the rep's is at least this fast (of the rise's)
+_TRIM_SLOW = 0.5  # ... and it stops there for a moment, or slows under this (of its peak)
+
+
+def trim_ran_on(
+    c: RepCandidate, fall_speed: FloatArray, still: NDArray[np.bool_], dt_s: float,
+    p: EngineParams,
+) -> RepCandidate | None:
+    """A bottom-start rep whose descent ran on into a further move down (the bar lowered
+    to the floor, the athlete sliding down to sit, right after the last rep, with hardly a
+    pause), trimmed to the rep: its descent ends at the slowest moment while the hips or bar
+    are back down by 1/1.3 to 1.3 times the rise (to ``pair_ratio`` times when the move is
+    bigger than that), if they are still there for a moment (a rest) or slow to under
+    ``_TRIM_SLOW`` of the descent's peak speed (no pause at all).
+
+    ``fall_speed`` is the speed (m/s, up positive) over the descent ``c.fall``, and
+    ``still`` the stillness from its first sample (to 3 past its last). None when the
+    descent is not ``_TRIM_MIN`` times the rise or more, or no such moment is found.
+    """
+    rise, fall = c.rise, c.fall
+    if c.top_start or -fall.disp_m < _TRIM_MIN * rise.disp_m:
+        return None
+    seg = fall_speed
+    down = -np.cumsum(seg) * dt_s  # m, down positive
+    lo = int(np.searchsorted(down, rise.disp_m / _TRIM_RATIO))
+    # (one that ran on without a pause, over pair_ratio times the rise, ends further down)
+    far = p.pair_ratio if -fall.disp_m > p.pair_ratio * rise.disp_m else _TRIM_RATIO
+    hi = max(lo + 1, int(np.searchsorted(down, rise.disp_m * far)))
+    if lo >= seg.size:
+        return None
+    k = lo + int(np.abs(seg[lo:hi]).argmin())
+    peak = float(np.abs(seg[: k + 1]).max())
+    if (k + 1) * dt_s < p.min_phase_s:
+        return None
+    if not still[max(0, k - 2) : k + 4].any() and abs(seg[k]) > _TRIM_SLOW * peak:
+        return None  # a descent that stops there for a moment, or nearly so
+    if peak < _TRIM_PEAK * rise.peak_mps:
+        return None  # a creep, not a descent
+    return RepCandidate(rise, Move(-1, fall.i0, fall.i0 + k + 1, peak, -float(down[k])),
+                        top_start=False)
+
+
 def _run_around(mask: NDArray[np.bool_], i: int) -> NDArray[np.intp]:
     """The first and last index of the run of True in ``mask`` that holds index ``i``."""
     lo = i - int(np.argmin(mask[i::-1])) + 1 if not mask[: i + 1].all() else 0
