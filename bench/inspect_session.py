@@ -1,10 +1,13 @@
 """Look inside the engine on one generated session, to find why a set or a flag is wrong.
 
+``sets``: each true set whose count the engine got wrong, with the reps it missed and the
+ones it added (start times), and the found sets that match no true set.
 ``reps``: the true and the found phase boundaries of one set, rep by rep, and the per-leg
 means and asymmetry indices beside the truth's. ``still``: the vertical speed, the position
 and each stillness test against its threshold, every ``--step`` seconds of a time window.
 Pick the session from ``python bench/accuracy.py --show-bad``.
 
+    python bench/inspect_session.py sets plain 312
     python bench/inspect_session.py reps plain 151 --set 1
     python bench/inspect_session.py still plain 151 34571 34576 --step 0.1
     python bench/inspect_session.py still alt 113 4252 4254 --param still_gyro_level_dps=3
@@ -40,6 +43,60 @@ def _row(tag: str, rep: dict[str, Any], ref: dict[str, Any] | None = None) -> st
     if ref is not None:  # the error of each boundary, found - true (s)
         cells += [f"{rep[k] - ref[k]:+.3f}" for k in _BOUNDS]
     return f"  {tag} " + " ".join(cells)
+
+
+def match_sets(
+    true_starts: list[list[float]], found_starts: list[list[float]], tol_s: float = 1.0
+) -> list[tuple[int | None, int | None, list[float], list[float]]]:
+    """Each true set (by its reps' ``t_start``, s) against the found set that shares most
+    reps with it (a start within ``tol_s``): (true set, found set, true starts missed, found
+    starts added), for the sets that differ; then (None, k, [], starts) for each other found
+    set: a phantom, or a piece of a true set that was split (``show_sets`` tells which)."""
+    def shared(a: list[float], b: list[float]) -> int:
+        return sum(any(abs(x - y) < tol_s for y in b) for x in a)
+
+    out: list[tuple[int | None, int | None, list[float], list[float]]] = []
+    used: set[int] = set()
+    for i, ts in enumerate(true_starts):
+        best = max(range(len(found_starts)), key=lambda k: shared(ts, found_starts[k]),
+                   default=None)
+        if best is not None and shared(ts, found_starts[best]) == 0:
+            best = None
+        fs = [] if best is None else found_starts[best]
+        if best is not None:
+            used.add(best)
+        missed = [x for x in ts if all(abs(x - y) >= tol_s for y in fs)]
+        added = [y for y in fs if all(abs(x - y) >= tol_s for x in ts)]
+        if missed or added:
+            out.append((i, best, missed, added))
+    out += [(None, k, [], fs) for k, fs in enumerate(found_starts)
+            if k not in used and fs]
+    return out
+
+
+def show_sets(engine: Engine, truth: dict[str, Any]) -> None:
+    """The sets the engine miscounted (``match_sets``), or that it found from nothing."""
+    doc = to_dict(engine.summary())
+    true_starts = [[r["t_start"] for r in s["reps"]] for s in truth["sets"]]
+    found_starts = [[r["t_start"] for r in s["reps"]] for s in doc["sets"]]
+    print(f"{len(true_starts)} true sets, {len(found_starts)} found")
+    rows = match_sets(true_starts, found_starts)
+    for i, k, missed, added in rows:
+        if i is None:
+            part = [j for j, ts in enumerate(true_starts)
+                    if any(abs(x - y) < 1.0 for x in ts for y in added)]
+            what = f"part of true set {part[0]} (split)" if part else "from no true set (phantom)"
+            print(f"  found set {k}: {len(added)} reps {what}, at "
+                  + ", ".join(f"{x:.2f}" for x in added))
+            continue
+        got = "none" if k is None else f"found set {k}: {len(found_starts[k])}"
+        print(f"  true set {i}: {len(true_starts[i])} reps, {got}")
+        if missed:
+            print("    missed  " + ", ".join(f"{x:.2f}" for x in missed))
+        if added:
+            print("    added   " + ", ".join(f"{x:.2f}" for x in added))
+    if not rows:
+        print("  every set counted exactly")
 
 
 def show_reps(engine: Engine, truth: dict[str, Any], set_index: int) -> None:
@@ -104,7 +161,7 @@ def show_still(engine: Engine, p: EngineParams, t0: float, t1: float, step_s: fl
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("reps", "still"))
+    ap.add_argument("what", choices=("sets", "reps", "still"))
     ap.add_argument("generator", choices=GENERATORS)
     ap.add_argument("seed", type=int)
     ap.add_argument("window", nargs="*", type=float, metavar="T",
@@ -122,7 +179,9 @@ def main() -> int:
     engine = Engine(options_for(truth), params, live=False)
     engine.feed(samples)
     engine.finish()
-    if args.what == "reps":
+    if args.what == "sets":
+        show_sets(engine, truth)
+    elif args.what == "reps":
         show_reps(engine, truth, args.set_index)
     else:
         show_still(engine, params, args.window[0], args.window[1], args.step)

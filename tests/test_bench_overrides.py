@@ -1,4 +1,5 @@
-"""The accuracy benchmark's overrides: ``--param`` (engine) and ``--sim`` (simulator)."""
+"""The bench scripts' helpers: the accuracy benchmark's ``--param`` (engine) and ``--sim``
+(simulator) overrides, and how ``inspect_session`` matches true and found sets."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import accuracy
+import inspect_session
 
 
 def test_sim_overrides_read_numbers_of_the_simulators_config() -> None:
@@ -38,3 +40,20 @@ def test_a_sim_override_changes_the_sensor_not_the_session() -> None:
 def test_sim_overrides_are_for_the_simulator_only() -> None:
     with pytest.raises(ValueError, match="sim generator only"):
         accuracy.make_session(7, "plain", {"noise_g": 0.0})
+
+
+def test_match_sets_names_missed_and_added_reps_and_phantom_sets() -> None:
+    true = [[10.0, 15.0, 20.0], [100.0, 105.0, 110.0, 115.0], [200.0, 205.0, 210.0]]
+    found = [
+        [10.2, 15.1, 20.3],  # exact, within 1 s of each
+        [55.0, 60.0, 65.0],  # walking between sets: no true set
+        [99.6, 110.4, 115.2, 121.0],  # missed 105, added 121
+        [200.1, 205.0, 210.0],
+    ]
+    assert inspect_session.match_sets(true, found) == [
+        (1, 2, [105.0], [121.0]),
+        (None, 1, [], [55.0, 60.0, 65.0]),
+    ]
+    # a true set found as nothing at all
+    assert inspect_session.match_sets([[1.0, 2.0, 3.0]], []) == [(0, None, [1.0, 2.0, 3.0], [])]
+    assert inspect_session.match_sets(true[:1], found[:1]) == []
