@@ -45,8 +45,12 @@ def _row(tag: str, rep: dict[str, Any], ref: dict[str, Any] | None = None) -> st
     return f"  {tag} " + " ".join(cells)
 
 
+_SAME_REP_S = 1.0  # a found rep starting this close to a true one is that rep
+
+
 def match_sets(
-    true_starts: list[list[float]], found_starts: list[list[float]], tol_s: float = 1.0
+    true_starts: list[list[float]], found_starts: list[list[float]],
+    tol_s: float = _SAME_REP_S,
 ) -> list[tuple[int | None, int | None, list[float], list[float]]]:
     """Each true set (by its reps' ``t_start``, s) against the found set that shares most
     reps with it (a start within ``tol_s``): (true set, found set, true starts missed, found
@@ -84,7 +88,7 @@ def show_sets(engine: Engine, truth: dict[str, Any]) -> None:
     for i, k, missed, added in rows:
         if i is None:
             part = [j for j, ts in enumerate(true_starts)
-                    if any(abs(x - y) < 1.0 for x in ts for y in added)]
+                    if any(abs(x - y) < _SAME_REP_S for x in ts for y in added)]
             what = f"part of true set {part[0]} (split)" if part else "from no true set (phantom)"
             print(f"  found set {k}: {len(added)} reps {what}, at "
                   + ", ".join(f"{x:.2f}" for x in added))

@@ -256,7 +256,7 @@ _TRIM_SLOW = 0.5  # ... and it stops there for a moment, or slows under this (of
 
 
 def trim_ran_on(
-    c: RepCandidate, fall_speed: FloatArray, still: NDArray[np.bool_], dt_s: float,
+    c: RepCandidate, seg: FloatArray, still: NDArray[np.bool_], dt_s: float,
     p: EngineParams,
 ) -> RepCandidate | None:
     """A bottom-start rep whose descent ran on into a further move down (the bar lowered
@@ -266,14 +266,13 @@ def trim_ran_on(
     bigger than that), if they are still there for a moment (a rest) or slow to under
     ``_TRIM_SLOW`` of the descent's peak speed (no pause at all).
 
-    ``fall_speed`` is the speed (m/s, up positive) over the descent ``c.fall``, and
+    ``seg`` is the speed (m/s, up positive) over the descent ``c.fall``, and
     ``still`` the stillness from its first sample (to 3 past its last). None when the
     descent is not ``_TRIM_MIN`` times the rise or more, or no such moment is found.
     """
     rise, fall = c.rise, c.fall
     if c.top_start or -fall.disp_m < _TRIM_MIN * rise.disp_m:
         return None
-    seg = fall_speed
     down = -np.cumsum(seg) * dt_s  # m, down positive
     lo = int(np.searchsorted(down, rise.disp_m / _TRIM_RATIO))
     # (one that ran on without a pause, over pair_ratio times the rise, ends further down)
