@@ -996,19 +996,24 @@ def _turn_and_hold(hold_s: float, push_g: float) -> tuple[FloatArray, slice, sli
             slice(p0 + int(0.3 * RATE), p0 + int(1.2 * RATE)))
 
 
-@pytest.mark.parametrize(("away_deg", "top_still"), [(30.0, True), (180.0, False)])
+@pytest.mark.parametrize(("away_deg", "steady_deg", "top_still"),
+                         [(30.0, 180.0, True), (180.0, 5.0, True), (180.0, 180.0, False)])
 def test_a_hold_turned_away_is_still_despite_the_sensors_scale_errors(
-    away_deg: float, top_still: bool
+    away_deg: float, steady_deg: float, top_still: bool
 ) -> None:
     """A curl's top, 90 deg from the rests around it, where the sensor's scale errors read
     gravity 5 % higher: the norm is 50 mg off the surrounding seconds' median, yet the bar
     is held. Turned more than ``still_level_away_deg`` from them, the level test compares the
-    norm with the quiet moments pointing the same way: the hold is still (off: it is not).
-    A steady 20 mg push in the rests' own orientation stays motion either way."""
+    norm with the quiet moments pointing the same way; turned more than
+    ``still_level_steady_deg``, with the level that bins pointing its way hold steady: the
+    hold is still either way (both off: it is not). A steady 20 mg push in the rests' own
+    orientation stays motion."""
     from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
 
     acc, top, push = _turn_and_hold(0.8, 0.02)
-    tr = VelocityTracker(replace(EngineParams(), still_level_away_deg=away_deg), with_gyro=False)
+    params = replace(EngineParams(), still_level_away_deg=away_deg,
+                     still_level_steady_deg=steady_deg)
+    tr = VelocityTracker(params, with_gyro=False)
     n = acc.shape[0]
     tr.push(np.arange(n, dtype=np.int64), acc, np.zeros(n, dtype=bool))
     tr.finish()
@@ -1016,6 +1021,90 @@ def test_a_hold_turned_away_is_still_despite_the_sensors_scale_errors(
     assert tr.dev.data[top].min() > 0.03 if not top_still else tr.dev.data[top].max() < 0.01
     assert bool(still[top].mean() > 0.9) == top_still
     assert not still[push].any()
+
+
+def _hip_reps(y_scale: float) -> tuple[FloatArray, slice, slice, slice]:
+    """Four reps of a hip that turns 30 deg about x between the bottom (0.9 s) and the
+    lockout (0.9 s), in 1.2 s each way, seen by a sensor whose y axis reads ``y_scale`` and
+    z 0.97: gravity's norm 0.970 g at the bottom and 0.993 g at the top (``y_scale`` 1.06).
+    Returns the readings (g), the third rep's bottom and lockout (their middles), and its
+    way up."""
+    turn, rest = int(1.2 * RATE), int(0.9 * RATE)
+    ramp = _minjerk_speed(np.arange(turn) * DT, 0.0, 1.0, 1.2).cumsum() * DT
+    cycle = np.concatenate([np.zeros(rest), ramp, np.ones(rest), ramp[::-1]])
+    lead = np.zeros(int(3 * RATE))
+    angle = np.radians(30.0) * np.concatenate([lead, np.tile(cycle, 4), lead])
+    acc = _tilted(angle) * np.array([1.0, y_scale, 0.97])
+    acc += np.random.default_rng(8).normal(0, 1e-3, acc.shape)
+    c0 = lead.size + 2 * cycle.size
+    top0 = c0 + rest + turn
+    return (acc, slice(c0 + 10, c0 + rest - 10), slice(top0 + 10, top0 + rest - 10),
+            slice(c0 + rest + turn // 4, c0 + rest + 3 * turn // 4))
+
+
+@pytest.mark.parametrize(("steady_deg", "top_still"), [(5.0, True), (180.0, False)])
+def test_a_lockout_is_still_though_the_sensors_errors_read_gravity_higher_there(
+    steady_deg: float, top_still: bool
+) -> None:
+    """A hip turns 30 deg between the bottom and the lockout, and the sensor's scale errors
+    read gravity 23 mg higher at the top: the median of the surrounding seconds sits between
+    the two rests' levels, and the held lockout is 17 mg off it. Turned more than
+    ``still_level_steady_deg`` from them, the level test compares the norm with the level
+    that bins pointing its way hold steady: both rests are still (off: the lockout is not).
+    The turns between stay motion."""
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    acc, bottom, top, up = _hip_reps(1.06)
+    params = replace(EngineParams(), still_level_steady_deg=steady_deg)
+    tr = VelocityTracker(params, with_gyro=False)
+    n = acc.shape[0]
+    tr.push(np.arange(n, dtype=np.int64), acc, np.zeros(n, dtype=bool))
+    tr.finish()
+    still, dev = tr._still_raw.data, tr.dev.data
+    assert still[bottom].all()
+    if top_still:
+        assert dev[top].max() < 0.002
+        assert still[top].all()
+    else:
+        assert dev[top].min() > 0.015
+        assert not still[top].any()
+    assert not still[up].any()
+
+
+def test_the_steady_level_is_the_most_bins_that_agree() -> None:
+    """Known answers of ``kernels.level_deviation_steady`` on nine 1-sample bins: three at
+    rest pointing along z (0.970 g), two turning, four at rest 30 deg away (0.993, 0.9935,
+    0.9925 g) of which one reads 0.9990 g. At a bin of the second rest, the reference is
+    the median of the three that agree within 2 mg. Turned 13.3 deg from the mean direction,
+    under a 15 deg limit, the second rest keeps ``dev``, and the first (16.7 deg) gets its
+    own level. With four bins needed, no bin has a steady level and ``dev`` stays."""
+    from sensor.engine import kernels  # noqa: PLC0415 - stage under test
+
+    a = np.radians(30.0)
+    dirs = [(0.0, 0.0, 1.0)] * 3 + [(0.0, np.sin(a / 3), np.cos(a / 3)),
+                                    (0.0, np.sin(2 * a / 3), np.cos(2 * a / 3))]
+    dirs += [(0.0, np.sin(a), np.cos(a))] * 4
+    med = np.array([0.970, 0.970, 0.970, 0.975, 0.985, 0.993, 0.9935, 0.999, 0.9925])
+    shape = np.column_stack([np.array(dirs), np.zeros(9), np.ones(9)])
+    shape[3:5, 4] = np.cos(np.radians(5.0))  # (turning: not a quiet bin)
+    norm = np.array([0.970, 0.971, 0.970, 0.975, 0.985, 0.995, 0.990, 0.999, 0.993])
+
+    def run(cos_away: float, min_bins: int) -> FloatArray:
+        dev = np.full(9, -1.0)
+        kernels.level_deviation_steady(dev, norm, med, shape, 0, 1, 8, cos_away,
+                                       np.cos(np.radians(10.0)), np.cos(np.radians(1.25)),
+                                       0.002, min_bins)
+        return dev
+
+    dev = run(np.cos(np.radians(5.0)), 3)
+    ref = 0.993  # median of 0.9925, 0.993, 0.9935 (0.999 is 6 mg off)
+    np.testing.assert_allclose(dev[5:], np.abs(norm[5:] - ref), atol=1e-12)
+    assert (dev[3:5] == -1.0).all()  # nothing near them holds a level
+    # the bins' mean direction is 16.7 deg from the first rest's and 13.3 from the second's
+    dev = run(np.cos(np.radians(15.0)), 3)
+    np.testing.assert_allclose(dev[:3], [0.0, 0.001, 0.0], atol=1e-12)
+    assert (dev[3:] == -1.0).all()
+    assert (run(np.cos(np.radians(5.0)), 5) == -1.0).all()
 
 
 def test_steady_turn_with_gyro_is_not_still() -> None:

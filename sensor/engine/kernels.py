@@ -1048,6 +1048,79 @@ def level_deviation_turned(  # noqa: PLR0917 - arrays in, one buffer out
 
 
 @_compiled
+def _steady_level(  # noqa: PLR0917 - arrays in, one value out
+    med: FloatArray, shape: FloatArray, j: int, k: int, cos_away: float, cos_near: float,
+    cos_quiet: float, tol_g: float, min_bins: int, vals: FloatArray,
+) -> float:
+    """``level_deviation_steady``'s reference for bin ``j``, or NaN; ``vals`` is room for
+    ``2 k + 1`` values."""
+    ux, uy, uz = shape[j, 0], shape[j, 1], shape[j, 2]
+    if math.isnan(ux):
+        return math.nan
+    lo, hi = max(0, j - k), min(med.size - 1, j + k)
+    cx = cy = cz = 0.0
+    for jj in range(lo, hi + 1):
+        if not math.isnan(shape[jj, 0]):
+            cx += shape[jj, 0]
+            cy += shape[jj, 1]
+            cz += shape[jj, 2]
+    size = math.sqrt(cx * cx + cy * cy + cz * cz)
+    if not size > 0.0 or (cx * ux + cy * uy + cz * uz) / size > cos_away:
+        return math.nan
+    m = 0
+    for jj in range(lo, hi + 1):
+        if (not math.isnan(med[jj]) and shape[jj, 4] > cos_quiet
+                and shape[jj, 0] * ux + shape[jj, 1] * uy + shape[jj, 2] * uz > cos_near):
+            vals[m] = med[jj]
+            m += 1
+    if m < min_bins:
+        return math.nan
+    _insertion_sort(vals[:m])
+    best, best_lo, best_spread = 0, 0, math.inf
+    end = 0
+    for a in range(m):  # the most sorted values within tol_g of one another
+        end = max(end, a)
+        while end + 1 < m and vals[end + 1] - vals[a] <= tol_g:
+            end += 1
+        spread = vals[end] - vals[a]
+        if end - a + 1 > best or (end - a + 1 == best and spread < best_spread):
+            best, best_lo, best_spread = end - a + 1, a, spread
+    if best < min_bins:
+        return math.nan
+    return _sorted_median(vals[best_lo : best_lo + best])
+
+
+@_kernel(nt.void(_BUF1, _IN1, _IN1, _IN2, _I, _I, _I, _X, _X, _X, _X, _I))
+def level_deviation_steady(  # noqa: PLR0917 - arrays in, one buffer out
+    dev: FloatArray, norm: FloatArray, med: FloatArray, shape: FloatArray, start: int,
+    b: int, k: int, cos_away: float, cos_near: float, cos_quiet: float, tol_g: float,
+    min_bins: int,
+) -> None:
+    """Redo ``dev`` (samples ``start ..``) where the sample's bin has turned away from the
+    surrounding seconds (cos of the angle between its direction and their mean bin
+    direction under ``cos_away``), against the level the norm holds steady at in its
+    direction: among the ``k`` bins either side (its own included) that point within
+    ``cos_near`` of its bin and turn less than ``cos_quiet`` across (``bin_shapes``), the
+    most bin medians ``med`` within ``tol_g`` of one another, at least ``min_bins`` of them;
+    the reference is their median. A rest holds one level for several bins; a move's gentle
+    parts pass through levels. Where there are no such bins, ``dev`` stays. Computed once
+    per bin, from the bin's own direction."""
+    last = med.size - 1
+    vals = np.empty(2 * k + 1)
+    j_ctx = -1
+    ref = math.nan
+    for r in range(dev.size):
+        i = start + r
+        j = min(i // b, last)
+        if j != j_ctx:  # the reference, once per bin
+            j_ctx = j
+            ref = _steady_level(med, shape, j, k, cos_away, cos_near, cos_quiet, tol_g,
+                                min_bins, vals)
+        if not math.isnan(ref):
+            dev[r] = abs(norm[i] - ref)
+
+
+@_compiled
 def _percentile_lin(a: FloatArray, lo: int, hi: int, q: float) -> float:
     """``np.percentile(a[lo:hi], 100 q)`` (method 'linear'), bit for bit: numpy's virtual
     index ``(n - 1) q``, its order statistics and its interpolation; NaN if any is NaN."""

@@ -70,6 +70,10 @@ class EngineParams:
     # norm variance under hold_quiet_g2, turned less than still_level_quiet_turn_deg - ...
     still_level_near_deg: float = 10.0  # ... that point within this of its direction)
     still_level_quiet_turn_deg: float = 1.25  # (across a 0.25 s bin)
+    still_level_steady_deg: float = 5.0  # (turned further than this from them, the level
+    # that at least still_level_steady_bins bins pointing its way hold within
+    still_level_steady_g: float = 0.002  # this of one another, when there is one: a hip
+    still_level_steady_bins: int = 3  # turns 30 deg between the bottom and the lockout)
     still_gyro_min_dps2: float = 5.0  # ... and the gyro's under this ((deg/s)^2)
     still_gyro_level_dps: float = 3.0  # ... and the gyro within this of its bias (deg/s;
     # a lockout held on one leg sways the pelvis a few tenths of a degree at ~1 Hz: 2-4 deg/s)

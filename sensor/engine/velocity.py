@@ -284,6 +284,7 @@ class VelocityTracker:
         self.cos_level_away = float(np.cos(np.radians(params.still_level_away_deg)))
         self.cos_level_near = float(np.cos(np.radians(params.still_level_near_deg)))
         self.cos_level_quiet = float(np.cos(np.radians(params.still_level_quiet_turn_deg)))
+        self.cos_level_steady = float(np.cos(np.radians(params.still_level_steady_deg)))
         self.nb, self.nb_after, self.obs_gap = gravity_rest_spans(params)
         self.recent_n = max(1, round(params.zupt_recent_s * params.grid_rate_hz))
         self.edge_n = round(params.motion_edge_s * params.grid_rate_hz)
@@ -438,10 +439,14 @@ class VelocityTracker:
     def _level_deviation(self, start: int, stop: int, final: bool) -> FloatArray:
         """|norm - typical norm of the surrounding seconds| (g): a constant acceleration has
         no variance but is not still. The typical norm is the median of 0.25 s bin medians
-        within about +-2 s (bins counted from the first sample, so chunking cannot move them);
-        where the sensor has turned more than ``still_level_away_deg`` from them (a curl's
-        top, where scale and bias errors read gravity a few % off), the median of their
-        quiet bins pointing its way, if any.
+        within about +-2 s (bins counted from the first sample, so chunking cannot move them).
+        A sensor's scale and bias errors read gravity's norm a few mg differently in each
+        orientation, so where the sensor has turned from them:
+        - more than ``still_level_steady_deg`` (a hip, 30 deg apart at the bottom and at the
+          lockout), the level that at least ``still_level_steady_bins`` bins pointing its
+          way hold within ``still_level_steady_g``, if any: a rest's;
+        - else, more than ``still_level_away_deg`` (a curl's top), the median of their quiet
+          bins pointing its way, if any.
         """
         b, k = self.level_bin, self.level_bins
         norm = self.norm_still.data
@@ -455,10 +460,13 @@ class VelocityTracker:
             self.bin_med.append(np.array([np.median(norm[n_full * b :])]))
             self.bin_shape.append(kernels.bin_shapes(acc, norm, n_full * b, norm.size, b))
         dev = kernels.level_deviation(norm, self.bin_med.data, start, stop, b, k)
+        med, shape = self.bin_med.data, self.bin_shape.data
         kernels.level_deviation_turned(
-            dev, acc, norm, self.bin_med.data, self.bin_shape.data, start, b, k,
-            self.cos_level_away, self.cos_level_near, self.p.hold_quiet_g2,
-            self.cos_level_quiet)
+            dev, acc, norm, med, shape, start, b, k, self.cos_level_away, self.cos_level_near,
+            self.p.hold_quiet_g2, self.cos_level_quiet)
+        kernels.level_deviation_steady(
+            dev, norm, med, shape, start, b, k, self.cos_level_steady, self.cos_level_near,
+            self.cos_level_quiet, self.p.still_level_steady_g, self.p.still_level_steady_bins)
         return dev
 
     def _block_p10(self, act: FloatArray, bounds: list[int]) -> FloatArray:
