@@ -996,6 +996,19 @@ def bin_shapes(acc: FloatArray, norm: FloatArray, lo: int, hi: int, b: int) -> F
     return out
 
 
+@_compiled
+def _direction_sum(shape: FloatArray, lo: int, hi: int) -> tuple[float, float, float]:
+    """The sum of the bins ``lo .. hi``'s directions (``bin_shapes`` columns 0-2), NaN
+    bins left out: their mean direction, unnormalised."""
+    cx = cy = cz = 0.0
+    for jj in range(lo, hi + 1):
+        if not math.isnan(shape[jj, 0]):
+            cx += shape[jj, 0]
+            cy += shape[jj, 1]
+            cz += shape[jj, 2]
+    return cx, cy, cz
+
+
 @_kernel(nt.void(_BUF1, _IN2, _IN1, _IN1, _IN2, _I, _I, _I, _X, _X, _X, _X))
 def level_deviation_turned(  # noqa: PLR0917 - arrays in, one buffer out
     dev: FloatArray, acc: FloatArray, norm: FloatArray, med: FloatArray, shape: FloatArray,
@@ -1021,12 +1034,7 @@ def level_deviation_turned(  # noqa: PLR0917 - arrays in, one buffer out
             j_ctx = j
             lo = max(0, j - k)
             hi = min(last, j + k)
-            cx = cy = cz = 0.0
-            for jj in range(lo, hi + 1):
-                if not math.isnan(shape[jj, 0]):
-                    cx += shape[jj, 0]
-                    cy += shape[jj, 1]
-                    cz += shape[jj, 2]
+            cx, cy, cz = _direction_sum(shape, lo, hi)
         size = math.sqrt(cx * cx + cy * cy + cz * cz) * norm[i]
         if not size > 0.0:
             continue
@@ -1058,12 +1066,7 @@ def _steady_level(  # noqa: PLR0917 - arrays in, one value out
     if math.isnan(ux):
         return math.nan
     lo, hi = max(0, j - k), min(med.size - 1, j + k)
-    cx = cy = cz = 0.0
-    for jj in range(lo, hi + 1):
-        if not math.isnan(shape[jj, 0]):
-            cx += shape[jj, 0]
-            cy += shape[jj, 1]
-            cz += shape[jj, 2]
+    cx, cy, cz = _direction_sum(shape, lo, hi)
     size = math.sqrt(cx * cx + cy * cy + cz * cz)
     if not size > 0.0 or (cx * ux + cy * uy + cz * uz) / size > cos_away:
         return math.nan
