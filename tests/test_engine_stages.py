@@ -506,6 +506,24 @@ def test_a_pause_the_missed_rep_allowance_bridges_ends_the_set_if_the_athlete_st
     assert [len(g) for g in engine._split(reps, [inside])] == [6]
 
 
+def test_a_slow_pause_sets_rep_cycle_keeps_its_region_open() -> None:
+    """A stretch of data is read together until nothing rep-sized has come for 8 s *and*
+    1.2 rep cycles. A pause set (2 s up, 3 s held, 3.3 s down and 1.5 s at the bottom, its
+    descents too slow to see) shows a rise every 10.1 s: its cycle counts (12.1 s, so the
+    8.2 s from one rise's end to the next rise does not end the stretch; sim seed 5179
+    lost 4 reps there when cycles over 10 s counted as none). Rises 13 s apart are no
+    set's cycle."""
+    engine = Engine(params=_params())
+
+    def rises(every_s: float) -> list[Move]:
+        return [Move(1, round(k * every_s * RATE), round((k * every_s + 2) * RATE), 0.15, 0.2)
+                for k in range(4)]
+
+    assert engine._cycles_n(rises(10.1)) == pytest.approx(1.2 * 10.1 * RATE)
+    assert engine._cycles_n(rises(13.0)) == 0.0
+    assert engine._cycles_n(rises(10.1)[:2]) == 0.0  # fewer than three rises: no cycle yet
+
+
 def _ran_on_descent(run_on_m: float) -> tuple[RepCandidate, FloatArray]:
     """A 0.3 m rep whose descent (0.3 m, 1.57 s, peak 0.3 m/s) slows to 1 cm/s for 0.2 s,
     then runs on ``run_on_m`` further down (peak 0.2 m/s), as (candidate, descent speed)."""

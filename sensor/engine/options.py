@@ -108,7 +108,8 @@ class EngineParams:
     rep_duration_ratio: float = 1.6  # and its duration (rise and descent) at most this x
     min_cycle_s: float = 1.2  # a set's rep cycle (rise to rise) is within these bounds
     # (a fast row's is 2 s, and drift can split its rises 1.4 s apart; walking's steps: 0.5 s)
-    max_cycle_s: float = 10.0
+    max_cycle_s: float = 12.0  # (a pause set: 2 s up, 3 s held, 3.3 s down, 1.5 s at the
+    # bottom is a 10 s cycle)
     keep_rest_s: float = 1.5  # de-drifting a set over its cycle keeps rests this long
     merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
     set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set
