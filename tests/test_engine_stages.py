@@ -33,6 +33,7 @@ from sensor.engine.reps import (
     find_moves,
     pair_moves,
     phase_indices,
+    rep_cycle,
     runs,
     steady,
     trim_ran_on,
@@ -465,6 +466,22 @@ def test_cycle_detrended_takes_out_a_drift_and_keeps_long_rests() -> None:
     assert [round(m.disp_m, 3) for m in moves] == [0.3, -0.3] * 4
     # a shorter rest is corrected like the motion around it
     assert not np.all(cycle_detrended(speed, rest, period, keep_rest=100)[:100] == 0.0)
+
+
+def test_a_rep_cycle_from_the_descents_when_drift_hides_the_rises() -> None:
+    """Four reps 2.9 s apart with no rest between, on a speed drifting down: every descent
+    shows, but the third rise is swallowed by the descents around it, and the second reads
+    small. Three rises alone give intervals of 2.9 and 5.8 s (a cycle of 4.35 s); with the
+    descents' (2.9 s each), the cycle is 2.9 s. Four rises or more decide alone."""
+    every = round(2.9 * RATE)
+    downs = [_mv(-1, 50 + k * every, -0.4) for k in range(4)]
+    ups = [_mv(1, k * every, d) for k, d in ((0, 0.2), (1, 0.09), (3, 0.12))]
+    moves = sorted(ups + downs, key=lambda m: m.i0)
+    assert rep_cycle(moves, 0.05) == every
+    assert rep_cycle([m for m in moves if m.sign > 0], 0.05) is None  # two intervals
+    four = [_mv(1, k * 100, 0.2) for k in range(4)]
+    assert rep_cycle(four + [_mv(-1, 60 + k * 130, -0.2) for k in range(4)], 0.05) == 100
+    assert rep_cycle(moves[:3], 0.05) is None  # one interval
 
 
 def _reps_at(starts_s: list[float], span_s: float = 3.0) -> list[RepCandidate]:

@@ -30,6 +30,7 @@ from sensor.engine.reps import (
     find_moves,
     pair_moves,
     phase_indices,
+    rep_cycle,
     steady,
     trim_ran_on,
     unreturned,
@@ -497,12 +498,9 @@ class Engine:
         to where they were, so a cycle's mean speed is drift. Rests longer than
         ``keep_rest_s`` (or a cycle) are rests and stay at zero.
         """
-        ups = [m.i0 for m in moves if m.sign > 0 and m.disp_m >= _PAIRABLE_M]
-        if len(ups) < 4:
-            return None
+        period = rep_cycle(moves, _PAIRABLE_M)
         rate = self.p.grid_rate_hz
-        period = int(np.median(np.diff(ups)))
-        if not self.p.min_cycle_s * rate <= period <= self.p.max_cycle_s * rate:
+        if period is None or not self.p.min_cycle_s * rate <= period <= self.p.max_cycle_s * rate:
             return None
         tr = self._t
         keep = min(period, round(self.p.keep_rest_s * rate))

@@ -104,6 +104,17 @@ def cycle_detrended(
     return out
 
 
+def rep_cycle(moves: list[Move], min_disp_m: float) -> int | None:
+    """A set's rep cycle (grid samples): the median interval from one rise of at least
+    ``min_disp_m`` to the next, from four rises on. With fewer (drift with no rest between
+    reps swallows a short rise into the descents around it), the median of the intervals
+    between rises and between descents together, from three on. None: too few."""
+    ups, downs = ([m.i0 for m in moves if m.sign == sign and abs(m.disp_m) >= min_disp_m]
+                  for sign in (1, -1))
+    gaps = np.diff(ups) if len(ups) >= 4 else np.concatenate([np.diff(ups), np.diff(downs)])
+    return int(np.median(gaps)) if gaps.size >= 3 else None
+
+
 def runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
     """[start, end) of each run of True in ``mask``."""
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
