@@ -1085,12 +1085,14 @@ def test_a_lockout_is_still_though_the_sensors_errors_read_gravity_higher_there(
     read gravity 23 mg higher at the top: the median of the surrounding seconds sits between
     the two rests' levels, and the held lockout is 17 mg off it. Turned more than
     ``still_level_steady_deg`` from them, the level test compares the norm with the level
-    that bins pointing its way hold steady: both rests are still (off: the lockout is not).
-    The turns between stay motion."""
+    that bins pointing its way hold steady: both rests are still (off, and the rest level
+    with it, which would then take every bin: the lockout is not). The turns between stay
+    motion."""
     from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
 
     acc, bottom, top, up = _hip_reps(1.06)
-    params = replace(EngineParams(), still_level_steady_deg=steady_deg)
+    params = replace(EngineParams(), still_level_steady_deg=steady_deg,
+                     still_level_rest_bins=EngineParams.still_level_rest_bins if top_still else 0)
     tr = VelocityTracker(params, with_gyro=False)
     n = acc.shape[0]
     tr.push(np.arange(n, dtype=np.int64), acc, np.zeros(n, dtype=bool))
@@ -1140,6 +1142,93 @@ def test_the_steady_level_is_the_most_bins_that_agree() -> None:
     np.testing.assert_allclose(dev[:3], [0.0, 0.001, 0.0], atol=1e-12)
     assert (dev[3:] == -1.0).all()
     assert (run(np.cos(np.radians(5.0)), 5) == -1.0).all()
+
+
+def test_the_rest_level_is_the_most_bins_that_agree_over_the_last_minute() -> None:
+    """Known answers of ``kernels.level_deviation_rest`` on 1-sample bins along z: 20 rest
+    bins at 1.000 g (one reading 1.010), then 12 bins of a slow move at 0.985 g, and the
+    bin under test, a hold at 1.0005 g, with 4 more move bins after it. The surrounding
+    bins' median is the move's 0.985 g (the hold reads 15.5 mg off); the rest level is the
+    mean of the 19 bins at 1.000 g and the hold's own, 1.000025 g (0.475 mg off). Counted
+    back only 10 bins, or needing 21 bins, there is no rest level and ``dev`` stays; nor
+    for a bin turned 30 deg from the others' mean direction."""
+    from sensor.engine import kernels  # noqa: PLC0415 - stage under test
+
+    med = np.concatenate([np.full(20, 1.0), np.full(12, 0.985), [1.0005], np.full(4, 0.985)])
+    med[5] = 1.010
+    shape = np.column_stack([np.zeros((med.size, 2)), np.ones(med.size), np.zeros(med.size),
+                             np.ones(med.size)])
+    j = 32  # the hold
+
+    def run(back: int, min_bins: int, sh: FloatArray = shape) -> float:
+        dev = kernels.level_deviation(med, med, j, j + 1, 1, 8)
+        kernels.level_deviation_rest(dev, np.array([-1.0, np.nan]), med, med, sh, j, 1, 8,
+                                     back, np.cos(np.radians(5.0)), np.cos(np.radians(10.0)),
+                                     np.cos(np.radians(1.25)), 0.002, min_bins)
+        return float(dev[0])
+
+    assert abs(kernels.level_deviation(med, med, j, j + 1, 1, 8)[0] - 0.0155) < 1e-9
+    assert abs(run(240, 12) - 0.000475) < 1e-9  # (the reference is computed at j = 32)
+    assert abs(run(10, 12) - 0.0155) < 1e-9
+    assert abs(run(240, 20) - 0.000475) < 1e-9
+    assert abs(run(240, 21) - 0.0155) < 1e-9
+    turned = shape.copy()
+    turned[j, 1:3] = np.sin(np.radians(30.0)), np.cos(np.radians(30.0))
+    assert abs(run(240, 12, turned) - 0.0155) < 1e-9
+
+
+def _slow_descents(rest_level: bool) -> tuple[FloatArray, list[slice], list[slice]]:
+    """Six reps of a bar that does not turn, read by a tracker with the rest level on or
+    off: 20 s at rest, then each rep a 0.7 s rise, a 1 s hold, a slow descent that speeds
+    up at 12 mg for 1.6 s and brakes at 24 mg for 0.8 s, and 0.4 s at the bottom. Returns
+    the stillness, and the middle of each hold and the first second of each descent (from
+    0.2 s in), for the third to fifth reps."""
+    from scipy.ndimage import uniform_filter1d  # noqa: PLC0415 - this test only
+
+    from sensor.engine.velocity import GRAVITY_MPS2, VelocityTracker  # noqa: PLC0415
+
+    rise_s, hold_s, speed_up_s, brake_s, bottom_s, lead_s = 0.7, 1.0, 1.6, 0.8, 0.4, 20.0
+    cycle_s = rise_s + hold_s + speed_up_s + brake_s + bottom_s
+    t = np.arange(int((lead_s + 6 * cycle_s + 5) * RATE)) * DT
+    up = np.zeros_like(t)
+    down_g = np.zeros_like(t)
+    holds, descents = [], []
+    for k in range(6):
+        t0 = lead_s + k * cycle_s
+        up += _minjerk_speed(t, t0, 0.226, rise_s)  # as far as the descent goes down
+        td = t0 + rise_s + hold_s
+        down_g[(t >= td) & (t < td + speed_up_s)] = -0.012
+        down_g[(t >= td + speed_up_s) & (t < td + speed_up_s + brake_s)] = 0.024
+        i_lock, i_desc = round((t0 + rise_s) * RATE), round(td * RATE)
+        if 2 <= k <= 4:
+            holds.append(slice(i_lock + 15, i_desc - 10))
+            descents.append(slice(i_desc + 10, i_desc + round(RATE)))
+    vertical_g = np.gradient(up, DT) / GRAVITY_MPS2 + uniform_filter1d(down_g, int(0.3 * RATE))
+    acc = np.column_stack([np.zeros_like(t), np.zeros_like(t), 1.0 + vertical_g])
+    acc += np.random.default_rng(3).normal(0, 1e-3, acc.shape)
+    params = replace(EngineParams(), still_level_rest_bins=12 if rest_level else 0)
+    tr = VelocityTracker(params, with_gyro=False)
+    n = acc.shape[0]
+    tr.push(np.arange(n, dtype=np.int64), acc, np.zeros(n, dtype=bool))
+    tr.finish()
+    return tr._still_raw.data, holds, descents
+
+
+@pytest.mark.parametrize("rest_level", [True, False])
+def test_a_slow_descent_is_motion_though_the_seconds_around_it_read_low(
+    rest_level: bool,
+) -> None:
+    """A bar's slow descent spends longer speeding up (12 mg) than braking (24 mg), so the
+    median of the seconds around it reads 4-5 mg low, and its first second is only 7-9 mg
+    off that: it read as rest, and the speed was held at zero while the bar went down.
+    Against the level the bar's rests hold (``still_level_rest_bins``) it is 11 mg or more
+    off: motion. The holds stay still either way."""
+    still, holds, descents = _slow_descents(rest_level)
+    assert all(still[h].all() for h in holds)
+    if rest_level:
+        assert not any(still[d].any() for d in descents)
+    else:
+        assert all(still[d].mean() > 0.5 for d in descents)
 
 
 def test_steady_turn_with_gyro_is_not_still() -> None:

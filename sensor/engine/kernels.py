@@ -1056,6 +1056,28 @@ def level_deviation_turned(  # noqa: PLR0917 - arrays in, one buffer out
 
 
 @_compiled
+def _densest_median(vals: FloatArray, tol_g: float, min_bins: int) -> float:
+    """The median of the most ``vals`` within ``tol_g`` of one another (sorts ``vals`` in
+    place), or NaN when they are fewer than ``min_bins``."""
+    m = vals.size
+    if m < min_bins:
+        return math.nan
+    _insertion_sort(vals)
+    best, best_lo, best_spread = 0, 0, math.inf
+    end = 0
+    for a in range(m):  # the most sorted values within tol_g of one another
+        end = max(end, a)
+        while end + 1 < m and vals[end + 1] - vals[a] <= tol_g:
+            end += 1
+        spread = vals[end] - vals[a]
+        if end - a + 1 > best or (end - a + 1 == best and spread < best_spread):
+            best, best_lo, best_spread = end - a + 1, a, spread
+    if best < min_bins:
+        return math.nan
+    return _sorted_median(vals[best_lo : best_lo + best])
+
+
+@_compiled
 def _steady_level(  # noqa: PLR0917 - arrays in, one value out
     med: FloatArray, shape: FloatArray, j: int, k: int, cos_away: float, cos_near: float,
     cos_quiet: float, tol_g: float, min_bins: int, vals: FloatArray,
@@ -1076,21 +1098,7 @@ def _steady_level(  # noqa: PLR0917 - arrays in, one value out
                 and shape[jj, 0] * ux + shape[jj, 1] * uy + shape[jj, 2] * uz > cos_near):
             vals[m] = med[jj]
             m += 1
-    if m < min_bins:
-        return math.nan
-    _insertion_sort(vals[:m])
-    best, best_lo, best_spread = 0, 0, math.inf
-    end = 0
-    for a in range(m):  # the most sorted values within tol_g of one another
-        end = max(end, a)
-        while end + 1 < m and vals[end + 1] - vals[a] <= tol_g:
-            end += 1
-        spread = vals[end] - vals[a]
-        if end - a + 1 > best or (end - a + 1 == best and spread < best_spread):
-            best, best_lo, best_spread = end - a + 1, a, spread
-    if best < min_bins:
-        return math.nan
-    return _sorted_median(vals[best_lo : best_lo + best])
+    return _densest_median(vals[:m], tol_g, min_bins)
 
 
 @_kernel(nt.void(_BUF1, _IN1, _IN1, _IN2, _I, _I, _I, _X, _X, _X, _X, _I))
@@ -1121,6 +1129,101 @@ def level_deviation_steady(  # noqa: PLR0917 - arrays in, one buffer out
                                 min_bins, vals)
         if not math.isnan(ref):
             dev[r] = abs(norm[i] - ref)
+
+
+_REST_EVERY = 4  # level_deviation_rest's reference is computed for every 4th bin (1 s)
+_REST_BUCKET_G = 0.0005  # ... from bin medians counted in buckets this wide (g)
+_REST_BUCKETS = 512  # ... this many, centred on the bin's own median (+-128 mg)
+
+
+@_compiled
+def _rest_level(  # noqa: PLR0917 - arrays in, one value out
+    med: FloatArray, shape: FloatArray, j: int, k: int, back: int, cos_steady: float,
+    cos_near: float, cos_quiet: float, tol_g: float, min_bins: int, counts: FloatArray,
+) -> float:
+    """``level_deviation_rest``'s reference for bin ``j``, or NaN; ``counts`` is room for
+    ``_REST_BUCKETS`` counts."""
+    ux, uy, uz = shape[j, 0], shape[j, 1], shape[j, 2]
+    own = med[j]
+    if math.isnan(ux) or math.isnan(own):
+        return math.nan
+    lo, hi = max(0, j - k), min(med.size - 1, j + k)
+    cx, cy, cz = _direction_sum(shape, lo, hi)
+    size = math.sqrt(cx * cx + cy * cy + cz * cz)
+    if not size > 0.0 or (cx * ux + cy * uy + cz * uz) / size < cos_steady:
+        return math.nan
+    counts[:] = 0.0
+    half = _REST_BUCKETS // 2
+    first = max(0, j - back)
+    for jj in range(first, hi + 1):
+        if (not math.isnan(med[jj]) and shape[jj, 4] > cos_quiet
+                and shape[jj, 0] * ux + shape[jj, 1] * uy + shape[jj, 2] * uz > cos_near):
+            q = math.floor((med[jj] - own) / _REST_BUCKET_G) + half
+            if 0 <= q < _REST_BUCKETS:
+                counts[q] += 1.0
+    w = round(tol_g / _REST_BUCKET_G)  # a window of w + 1 buckets: tol_g and up to one more
+    run = 0.0
+    for q in range(w + 1):
+        run += counts[q]
+    best, best_q = run, 0
+    for q in range(1, _REST_BUCKETS - w):  # the window's start
+        run += counts[q + w] - counts[q - 1]
+        if run > best:
+            best, best_q = run, q
+    if best < min_bins:
+        return math.nan
+    total = 0.0
+    for jj in range(first, hi + 1):  # the mean of the bin medians in the densest window
+        if (not math.isnan(med[jj]) and shape[jj, 4] > cos_quiet
+                and shape[jj, 0] * ux + shape[jj, 1] * uy + shape[jj, 2] * uz > cos_near):
+            q = math.floor((med[jj] - own) / _REST_BUCKET_G) + half
+            if best_q <= q <= best_q + w:
+                total += med[jj]
+    return total / best
+
+
+@_kernel(nt.void(_BUF1, _BUF1, _IN1, _IN1, _IN2, _I, _I, _I, _I, _X, _X, _X, _X, _I))
+def level_deviation_rest(  # noqa: PLR0917 - arrays in, one buffer out
+    dev: FloatArray, last_ref: FloatArray, norm: FloatArray, med: FloatArray,
+    shape: FloatArray, start: int, b: int, k: int, back: int, cos_steady: float,
+    cos_near: float, cos_quiet: float, tol_g: float, min_bins: int,
+) -> None:
+    """Redo ``dev`` (samples ``start ..``) where the sample's bin points the way the
+    surrounding seconds do (cos of the angle between its direction and their mean bin
+    direction at least ``cos_steady``: a bar, a hip at rest), against the level its rests
+    hold: among the bins from ``back`` before to ``k`` after that point within ``cos_near``
+    of it and turn less than ``cos_quiet`` across (``bin_shapes``), the most bin medians
+    ``med`` within ``tol_g`` of one another (counted in ``_REST_BUCKET_G`` buckets, so
+    within up to one bucket more), at least ``min_bins`` of them; the reference is their
+    mean. The median of the surrounding seconds is a move's level when a set's rests are
+    short: a slow descent's first 10-20 mg then read as rest, and its hold as motion.
+    Where there are no such bins, ``dev`` stays. The reference is computed for every
+    ``_REST_EVERY``-th bin (counted from the first, so chunking cannot move them) and
+    serves the bins up to the next that point within ``cos_near`` of it. ``last_ref``
+    (bin, reference) keeps the last one computed, for the next call (its bins are final:
+    it is the same whichever call computes it)."""
+    last = med.size - 1
+    counts = np.empty(_REST_BUCKETS)
+    j_ctx = -1
+    ja_ctx = int(last_ref[0])
+    ref = last_ref[1]
+    near = False
+    for r in range(dev.size):
+        i = start + r
+        j = min(i // b, last)
+        if j != j_ctx:
+            j_ctx = j
+            ja = j - j % _REST_EVERY  # the reference, once per _REST_EVERY bins
+            if ja != ja_ctx:
+                ja_ctx = ja
+                ref = _rest_level(med, shape, ja, k, back, cos_steady, cos_near, cos_quiet,
+                                  tol_g, min_bins, counts)
+            # (for the bins that point its way)
+            near = (shape[j, 0] * shape[ja, 0] + shape[j, 1] * shape[ja, 1]
+                    + shape[j, 2] * shape[ja, 2]) > cos_near
+        if near and not math.isnan(ref):
+            dev[r] = abs(norm[i] - ref)
+    last_ref[0], last_ref[1] = ja_ctx, ref
 
 
 @_compiled

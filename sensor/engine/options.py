@@ -74,6 +74,10 @@ class EngineParams:
     # that at least still_level_steady_bins bins pointing its way hold within
     still_level_steady_g: float = 0.002  # this of one another, when there is one: a hip
     still_level_steady_bins: int = 3  # turns 30 deg between the bottom and the lockout)
+    still_level_rest_bins: int = 12  # (turned less, the level that at least this many bins
+    # pointing its way hold within still_level_steady_g, from still_level_rest_s before to
+    still_level_rest_s: float = 60.0  # 2 s after, when there is one: a set's rests are
+    # short, and the surrounding seconds' median is a slow move's level; 0 bins: off)
     still_gyro_min_dps2: float = 5.0  # ... and the gyro's under this ((deg/s)^2)
     still_gyro_level_dps: float = 3.0  # ... and the gyro within this of its bias (deg/s;
     # a lockout held on one leg sways the pelvis a few tenths of a degree at ~1 Hz: 2-4 deg/s)

@@ -310,6 +310,8 @@ class VelocityTracker:
         self.bin_shape = Growable(kernels.BIN_COLS)  # per bin: direction, norm variance, turn
         self.level_bin = max(1, round(0.25 * params.grid_rate_hz))
         self.level_bins = 8
+        self.level_rest_back = round(params.still_level_rest_s / 0.25)
+        self._last_rest_ref = np.array([-1.0, math.nan])  # (level_deviation_rest's cache)
         self.still = GrowableMask(0)
         self.speed = Growable(0)
         self.k0: int | None = None  # absolute grid index of sample 0
@@ -440,8 +442,13 @@ class VelocityTracker:
         """|norm - typical norm of the surrounding seconds| (g): a constant acceleration has
         no variance but is not still. The typical norm is the median of 0.25 s bin medians
         within about +-2 s (bins counted from the first sample, so chunking cannot move them).
-        A sensor's scale and bias errors read gravity's norm a few mg differently in each
-        orientation, so where the sensor has turned from them:
+        Where the sensor points the way they do, the reference is the level that at least
+        ``still_level_rest_bins`` bins pointing its way hold within ``still_level_steady_g``
+        over the last ``still_level_rest_s`` (``kernels.level_deviation_rest``), if any: the
+        median is a move's level when a set's rests are short (a slow descent's first
+        10-20 mg then read as rest, and its hold as motion). A sensor's scale and bias
+        errors read gravity's norm a few mg differently in each orientation, so where the
+        sensor has turned from them:
         - more than ``still_level_steady_deg`` (a hip, 30 deg apart at the bottom and at the
           lockout), the level that at least ``still_level_steady_bins`` bins pointing its
           way hold within ``still_level_steady_g``, if any: a rest's;
@@ -461,6 +468,11 @@ class VelocityTracker:
             self.bin_shape.append(kernels.bin_shapes(acc, norm, n_full * b, norm.size, b))
         dev = kernels.level_deviation(norm, self.bin_med.data, start, stop, b, k)
         med, shape = self.bin_med.data, self.bin_shape.data
+        if self.p.still_level_rest_bins > 0:
+            kernels.level_deviation_rest(
+                dev, self._last_rest_ref, norm, med, shape, start, b, k, self.level_rest_back,
+                self.cos_level_steady, self.cos_level_near, self.cos_level_quiet,
+                self.p.still_level_steady_g, self.p.still_level_rest_bins)
         kernels.level_deviation_turned(
             dev, acc, norm, med, shape, start, b, k, self.cos_level_away, self.cos_level_near,
             self.p.hold_quiet_g2, self.cos_level_quiet)
