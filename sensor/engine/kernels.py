@@ -1056,6 +1056,31 @@ def level_deviation_turned(  # noqa: PLR0917 - arrays in, one buffer out
 
 
 @_compiled
+def _cos_to_surroundings(shape: FloatArray, j: int, k: int) -> float:
+    """Cosine of the angle between bin ``j``'s direction (``bin_shapes``) and the mean
+    direction of the bins within ``k`` of it; NaN where either has none."""
+    ux, uy, uz = shape[j, 0], shape[j, 1], shape[j, 2]
+    if math.isnan(ux):
+        return math.nan
+    cx, cy, cz = _direction_sum(shape, max(0, j - k), min(shape.shape[0] - 1, j + k))
+    size = math.sqrt(cx * cx + cy * cy + cz * cz)
+    if not size > 0.0:
+        return math.nan
+    return float((cx * ux + cy * uy + cz * uz) / size)
+
+
+@_compiled
+def _points_near(  # noqa: PLR0917 - a bin, a direction and two limits
+    med: FloatArray, shape: FloatArray, jj: int, ux: float, uy: float, uz: float,
+    cos_near: float, cos_quiet: float,
+) -> bool:
+    """Has bin ``jj`` a median, a turn across it under the angle whose cosine is
+    ``cos_quiet``, and a direction within ``cos_near`` of (``ux``, ``uy``, ``uz``)?"""
+    return (not math.isnan(med[jj]) and shape[jj, 4] > cos_quiet
+            and shape[jj, 0] * ux + shape[jj, 1] * uy + shape[jj, 2] * uz > cos_near)
+
+
+@_compiled
 def _densest_median(vals: FloatArray, tol_g: float, min_bins: int) -> float:
     """The median of the most ``vals`` within ``tol_g`` of one another (sorts ``vals`` in
     place), or NaN when they are fewer than ``min_bins``."""
@@ -1084,18 +1109,12 @@ def _steady_level(  # noqa: PLR0917 - arrays in, one value out
 ) -> float:
     """``level_deviation_steady``'s reference for bin ``j``, or NaN; ``vals`` is room for
     ``2 k + 1`` values."""
+    if not _cos_to_surroundings(shape, j, k) <= cos_away:  # (NaN: no direction)
+        return math.nan
     ux, uy, uz = shape[j, 0], shape[j, 1], shape[j, 2]
-    if math.isnan(ux):
-        return math.nan
-    lo, hi = max(0, j - k), min(med.size - 1, j + k)
-    cx, cy, cz = _direction_sum(shape, lo, hi)
-    size = math.sqrt(cx * cx + cy * cy + cz * cz)
-    if not size > 0.0 or (cx * ux + cy * uy + cz * uz) / size > cos_away:
-        return math.nan
     m = 0
-    for jj in range(lo, hi + 1):
-        if (not math.isnan(med[jj]) and shape[jj, 4] > cos_quiet
-                and shape[jj, 0] * ux + shape[jj, 1] * uy + shape[jj, 2] * uz > cos_near):
+    for jj in range(max(0, j - k), min(med.size - 1, j + k) + 1):
+        if _points_near(med, shape, jj, ux, uy, uz, cos_near, cos_quiet):
             vals[m] = med[jj]
             m += 1
     return _densest_median(vals[:m], tol_g, min_bins)
@@ -1143,21 +1162,15 @@ def _rest_level(  # noqa: PLR0917 - arrays in, one value out
 ) -> float:
     """``level_deviation_rest``'s reference for bin ``j``, or NaN; ``counts`` is room for
     ``_REST_BUCKETS`` counts."""
-    ux, uy, uz = shape[j, 0], shape[j, 1], shape[j, 2]
     own = med[j]
-    if math.isnan(ux) or math.isnan(own):
+    if math.isnan(own) or not _cos_to_surroundings(shape, j, k) >= cos_steady:
         return math.nan
-    lo, hi = max(0, j - k), min(med.size - 1, j + k)
-    cx, cy, cz = _direction_sum(shape, lo, hi)
-    size = math.sqrt(cx * cx + cy * cy + cz * cz)
-    if not size > 0.0 or (cx * ux + cy * uy + cz * uz) / size < cos_steady:
-        return math.nan
+    ux, uy, uz = shape[j, 0], shape[j, 1], shape[j, 2]
     counts[:] = 0.0
     half = _REST_BUCKETS // 2
-    first = max(0, j - back)
+    first, hi = max(0, j - back), min(med.size - 1, j + k)
     for jj in range(first, hi + 1):
-        if (not math.isnan(med[jj]) and shape[jj, 4] > cos_quiet
-                and shape[jj, 0] * ux + shape[jj, 1] * uy + shape[jj, 2] * uz > cos_near):
+        if _points_near(med, shape, jj, ux, uy, uz, cos_near, cos_quiet):
             q = math.floor((med[jj] - own) / _REST_BUCKET_G) + half
             if 0 <= q < _REST_BUCKETS:
                 counts[q] += 1.0
@@ -1174,8 +1187,7 @@ def _rest_level(  # noqa: PLR0917 - arrays in, one value out
         return math.nan
     total = 0.0
     for jj in range(first, hi + 1):  # the mean of the bin medians in the densest window
-        if (not math.isnan(med[jj]) and shape[jj, 4] > cos_quiet
-                and shape[jj, 0] * ux + shape[jj, 1] * uy + shape[jj, 2] * uz > cos_near):
+        if _points_near(med, shape, jj, ux, uy, uz, cos_near, cos_quiet):
             q = math.floor((med[jj] - own) / _REST_BUCKET_G) + half
             if best_q <= q <= best_q + w:
                 total += med[jj]
