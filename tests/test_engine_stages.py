@@ -1128,7 +1128,7 @@ def test_the_steady_level_is_the_most_bins_that_agree() -> None:
 
     def run(cos_away: float, min_bins: int) -> FloatArray:
         dev = np.full(9, -1.0)
-        kernels.level_deviation_steady(dev, norm, med, shape, 0, 1, 8, cos_away,
+        kernels.level_deviation_steady(dev, norm, med, shape, 0, 1, 8, 8, cos_away,
                                        np.cos(np.radians(10.0)), np.cos(np.radians(1.25)),
                                        0.002, min_bins)
         return dev
@@ -1142,6 +1142,38 @@ def test_the_steady_level_is_the_most_bins_that_agree() -> None:
     np.testing.assert_allclose(dev[:3], [0.0, 0.001, 0.0], atol=1e-12)
     assert (dev[3:] == -1.0).all()
     assert (run(np.cos(np.radians(5.0)), 5) == -1.0).all()
+
+
+def test_the_steady_level_looks_back_to_the_sets_earlier_lockouts() -> None:
+    """Known answers of ``kernels.level_deviation_steady``'s look-back on 1-sample bins: an
+    earlier lockout (three bins 30 deg from z, 0.9895-0.9905 g), twelve bottom bins along z
+    (0.970 g), a turning bin, a short lockout of two bins (0.9898 and 0.9902 g) and eight
+    more bottom bins. Two bins cannot make the three a steady level needs, so looking only
+    8 bins back the short lockout keeps ``dev``; looking 16 back, the lockout bins agree
+    within 1 mg and their median is its reference: 0.9900 g for its first bin (five bins),
+    0.9901 g for its second (four: the first of the earlier lockout is 17 bins back)."""
+    from sensor.engine import kernels  # noqa: PLC0415 - stage under test
+
+    a = np.radians(30.0)
+    top, z = (0.0, np.sin(a), np.cos(a)), (0.0, 0.0, 1.0)
+    dirs = [top] * 3 + [z] * 12 + [(0.0, np.sin(a / 2), np.cos(a / 2))] + [top] * 2 + [z] * 8
+    med = np.array([0.9895, 0.9905, 0.9900] + [0.970] * 12 + [0.980, 0.9898, 0.9902]
+                   + [0.970] * 8)
+    n = med.size
+    shape = np.column_stack([np.array(dirs), np.zeros(n), np.ones(n)])
+    shape[15, 4] = np.cos(np.radians(5.0))  # (turning: not a quiet bin)
+    norm = med.copy()
+    norm[16] = 0.9930  # a sample reading 3 mg over its lockout's level
+
+    def run(back: int) -> FloatArray:
+        dev = np.full(n, -1.0)
+        kernels.level_deviation_steady(dev, norm, med, shape, 0, 1, 8, back,
+                                       np.cos(np.radians(5.0)), np.cos(np.radians(10.0)),
+                                       np.cos(np.radians(1.25)), 0.002, 3)
+        return dev
+
+    assert (run(8)[16:18] == -1.0).all()
+    np.testing.assert_allclose(run(16)[16:18], [0.0030, 0.0001], atol=1e-12)
 
 
 def test_the_rest_level_is_the_most_bins_that_agree_over_the_last_minute() -> None:

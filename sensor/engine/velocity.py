@@ -311,6 +311,8 @@ class VelocityTracker:
         self.level_bin = max(1, round(0.25 * params.grid_rate_hz))
         self.level_bins = 8
         self.level_rest_back = round(params.still_level_rest_s / 0.25)
+        self.level_steady_back = max(self.level_bins,
+                                     round(params.still_level_steady_s / 0.25))
         self._last_rest_ref = np.array([-1.0, math.nan])  # (level_deviation_rest's cache)
         self.still = GrowableMask(0)
         self.speed = Growable(0)
@@ -451,7 +453,8 @@ class VelocityTracker:
         sensor has turned from them:
         - more than ``still_level_steady_deg`` (a hip, 30 deg apart at the bottom and at the
           lockout), the level that at least ``still_level_steady_bins`` bins pointing its
-          way hold within ``still_level_steady_g``, if any: a rest's;
+          way hold within ``still_level_steady_g`` from ``still_level_steady_s`` before to
+          about 2 s after, if any: a rest's;
         - else, more than ``still_level_away_deg`` (a curl's top), the median of their quiet
           bins pointing its way, if any.
         """
@@ -477,8 +480,9 @@ class VelocityTracker:
             dev, acc, norm, med, shape, start, b, k, self.cos_level_away, self.cos_level_near,
             self.p.hold_quiet_g2, self.cos_level_quiet)
         kernels.level_deviation_steady(
-            dev, norm, med, shape, start, b, k, self.cos_level_steady, self.cos_level_near,
-            self.cos_level_quiet, self.p.still_level_steady_g, self.p.still_level_steady_bins)
+            dev, norm, med, shape, start, b, k, self.level_steady_back, self.cos_level_steady,
+            self.cos_level_near, self.cos_level_quiet, self.p.still_level_steady_g,
+            self.p.still_level_steady_bins)
         return dev
 
     def _block_p10(self, act: FloatArray, bounds: list[int]) -> FloatArray:
