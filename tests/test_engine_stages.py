@@ -1058,22 +1058,23 @@ def test_a_hold_turned_away_is_still_despite_the_sensors_scale_errors(
     assert not still[push].any()
 
 
-def _hip_reps(y_scale: float) -> tuple[FloatArray, slice, slice, slice]:
+def _hip_reps(y_scale: float, top_s: float = 0.9) -> tuple[FloatArray, slice, slice, slice]:
     """Four reps of a hip that turns 30 deg about x between the bottom (0.9 s) and the
-    lockout (0.9 s), in 1.2 s each way, seen by a sensor whose y axis reads ``y_scale`` and
-    z 0.97: gravity's norm 0.970 g at the bottom and 0.993 g at the top (``y_scale`` 1.06).
-    Returns the readings (g), the third rep's bottom and lockout (their middles), and its
-    way up."""
-    turn, rest = int(1.2 * RATE), int(0.9 * RATE)
+    lockout (``top_s``), in 1.2 s each way, seen by a sensor whose y axis reads ``y_scale``
+    and z 0.97: gravity's norm 0.970 g at the bottom and 0.993 g at the top (``y_scale``
+    1.06). Returns the readings (g), the third rep's bottom and lockout (their middles), and
+    its way up."""
+    turn, rest, top = int(1.2 * RATE), int(0.9 * RATE), int(top_s * RATE)
     ramp = _minjerk_speed(np.arange(turn) * DT, 0.0, 1.0, 1.2).cumsum() * DT
-    cycle = np.concatenate([np.zeros(rest), ramp, np.ones(rest), ramp[::-1]])
+    cycle = np.concatenate([np.zeros(rest), ramp, np.ones(top), ramp[::-1]])
     lead = np.zeros(int(3 * RATE))
     angle = np.radians(30.0) * np.concatenate([lead, np.tile(cycle, 4), lead])
     acc = _tilted(angle) * np.array([1.0, y_scale, 0.97])
     acc += np.random.default_rng(8).normal(0, 1e-3, acc.shape)
     c0 = lead.size + 2 * cycle.size
     top0 = c0 + rest + turn
-    return (acc, slice(c0 + 10, c0 + rest - 10), slice(top0 + 10, top0 + rest - 10),
+    edge = min(10, top // 4)
+    return (acc, slice(c0 + 10, c0 + rest - 10), slice(top0 + edge, top0 + top - edge),
             slice(c0 + rest + turn // 4, c0 + rest + 3 * turn // 4))
 
 
@@ -1108,6 +1109,34 @@ def test_a_lockout_is_still_though_the_sensors_errors_read_gravity_higher_there(
     assert not still[up].any()
 
 
+@pytest.mark.parametrize(("back_s", "top_still"), [(12.0, True), (2.0, False)])
+def test_a_short_lockout_takes_the_level_of_the_sets_earlier_ones(
+    back_s: float, top_still: bool
+) -> None:
+    """As above, but the lockouts last 0.5 s: two bins of 0.25 s, and a steady level needs
+    three. Looking 12 s back (``still_level_steady_s``), the set's earlier lockouts point
+    the same way and hold the same level: the third rep's lockout is still. Looking only
+    2 s back, it is compared with the surrounding seconds' median, 22 mg under it, and
+    reads as motion. The bottoms are still and the way up is motion either way."""
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    acc, bottom, top, up = _hip_reps(1.06, top_s=0.5)
+    tr = VelocityTracker(replace(EngineParams(), still_level_steady_s=back_s),
+                         with_gyro=False)
+    n = acc.shape[0]
+    tr.push(np.arange(n, dtype=np.int64), acc, np.zeros(n, dtype=bool))
+    tr.finish()
+    still, dev = tr._still_raw.data, tr.dev.data
+    assert still[bottom].all()
+    if top_still:
+        assert dev[top].max() < 0.002
+        assert still[top].all()
+    else:
+        assert dev[top].min() > 0.02
+        assert not still[top].any()
+    assert not still[up].any()
+
+
 def test_the_steady_level_is_the_most_bins_that_agree() -> None:
     """Known answers of ``kernels.level_deviation_steady`` on nine 1-sample bins: three at
     rest pointing along z (0.970 g), two turning, four at rest 30 deg away (0.993, 0.9935,
@@ -1130,7 +1159,7 @@ def test_the_steady_level_is_the_most_bins_that_agree() -> None:
         dev = np.full(9, -1.0)
         kernels.level_deviation_steady(dev, norm, med, shape, 0, 1, 8, 8, cos_away,
                                        np.cos(np.radians(10.0)), np.cos(np.radians(1.25)),
-                                       0.002, min_bins)
+                                       np.cos(np.radians(1.25)), 0.002, min_bins)
         return dev
 
     dev = run(np.cos(np.radians(5.0)), 3)
@@ -1151,7 +1180,10 @@ def test_the_steady_level_looks_back_to_the_sets_earlier_lockouts() -> None:
     more bottom bins. Two bins cannot make the three a steady level needs, so looking only
     8 bins back the short lockout keeps ``dev``; looking 16 back, the lockout bins agree
     within 1 mg and their median is its reference: 0.9900 g for its first bin (five bins),
-    0.9901 g for its second (four: the first of the earlier lockout is 17 bins back)."""
+    0.9901 g for its second (four: the first of the earlier lockout is 17 bins back). The
+    bins more than 8 back must turn less than the stricter limit: the earlier lockout
+    turning 0.75 deg across each bin counts under a 1.25 deg limit, not under 0.5 deg (a
+    rep's braking, which passes the same levels each rep)."""
     from sensor.engine import kernels  # noqa: PLC0415 - stage under test
 
     a = np.radians(30.0)
@@ -1165,15 +1197,19 @@ def test_the_steady_level_looks_back_to_the_sets_earlier_lockouts() -> None:
     norm = med.copy()
     norm[16] = 0.9930  # a sample reading 3 mg over its lockout's level
 
-    def run(back: int) -> FloatArray:
+    def run(back: int, still_deg: float = 1.25) -> FloatArray:
         dev = np.full(n, -1.0)
         kernels.level_deviation_steady(dev, norm, med, shape, 0, 1, 8, back,
                                        np.cos(np.radians(5.0)), np.cos(np.radians(10.0)),
-                                       np.cos(np.radians(1.25)), 0.002, 3)
+                                       np.cos(np.radians(1.25)), np.cos(np.radians(still_deg)),
+                                       0.002, 3)
         return dev
 
     assert (run(8)[16:18] == -1.0).all()
     np.testing.assert_allclose(run(16)[16:18], [0.0030, 0.0001], atol=1e-12)
+    shape[:3, 4] = np.cos(np.radians(0.75))  # the earlier lockout turning a little
+    np.testing.assert_allclose(run(16)[16:18], [0.0030, 0.0001], atol=1e-12)
+    assert (run(16, still_deg=0.5)[16:18] == -1.0).all()
 
 
 def test_the_rest_level_is_the_most_bins_that_agree_over_the_last_minute() -> None:

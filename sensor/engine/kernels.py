@@ -1105,7 +1105,8 @@ def _densest_median(vals: FloatArray, tol_g: float, min_bins: int) -> float:
 @_compiled
 def _steady_level(  # noqa: PLR0917 - arrays in, one value out
     med: FloatArray, shape: FloatArray, j: int, k: int, back: int, cos_away: float,
-    cos_near: float, cos_quiet: float, tol_g: float, min_bins: int, vals: FloatArray,
+    cos_near: float, cos_quiet: float, cos_still: float, tol_g: float, min_bins: int,
+    vals: FloatArray,
 ) -> float:
     """``level_deviation_steady``'s reference for bin ``j``, or NaN; ``vals`` is room for
     ``back + k + 1`` values."""
@@ -1114,28 +1115,31 @@ def _steady_level(  # noqa: PLR0917 - arrays in, one value out
     ux, uy, uz = shape[j, 0], shape[j, 1], shape[j, 2]
     m = 0
     for jj in range(max(0, j - back), min(med.size - 1, j + k) + 1):
-        if _points_near(med, shape, jj, ux, uy, uz, cos_near, cos_quiet):
+        quiet = cos_quiet if jj >= j - k else cos_still
+        if _points_near(med, shape, jj, ux, uy, uz, cos_near, quiet):
             vals[m] = med[jj]
             m += 1
     return _densest_median(vals[:m], tol_g, min_bins)
 
 
-@_kernel(nt.void(_BUF1, _IN1, _IN1, _IN2, _I, _I, _I, _I, _X, _X, _X, _X, _I))
+@_kernel(nt.void(_BUF1, _IN1, _IN1, _IN2, _I, _I, _I, _I, _X, _X, _X, _X, _X, _I))
 def level_deviation_steady(  # noqa: PLR0917 - arrays in, one buffer out
     dev: FloatArray, norm: FloatArray, med: FloatArray, shape: FloatArray, start: int,
     b: int, k: int, back: int, cos_away: float, cos_near: float, cos_quiet: float,
-    tol_g: float, min_bins: int,
+    cos_still: float, tol_g: float, min_bins: int,
 ) -> None:
     """Redo ``dev`` (samples ``start ..``) where the sample's bin has turned away from the
     surrounding seconds (cos of the angle between its direction and their mean bin
     direction under ``cos_away``), against the level the norm holds steady at in its
     direction: among the bins from ``back`` before to ``k`` after (its own included) that
     point within ``cos_near`` of its bin and turn less than ``cos_quiet`` across
-    (``bin_shapes``), the most bin medians ``med`` within ``tol_g`` of one another, at least
-    ``min_bins`` of them; the reference is their median. A rest holds one level for several
-    bins; a move's gentle parts pass through levels (but a set's reps pass through the same
-    ones: looking far back, their braking can agree). Where there are no such bins,
-    ``dev`` stays. Computed once per bin, from the bin's own direction."""
+    (``bin_shapes``; those more than ``k`` before, less than ``cos_still``), the most bin
+    medians ``med`` within ``tol_g`` of one another, at least ``min_bins`` of them; the
+    reference is their median. A rest holds one level for several bins; a move's gentle
+    parts pass through levels. A short lockout has too few bins of its own, but the set's
+    earlier lockouts point its way too; so do its reps' braking, which passes through the
+    same levels each rep, hence the stricter turn for the bins further back. Where there are
+    no such bins, ``dev`` stays. Computed once per bin, from the bin's own direction."""
     last = med.size - 1
     vals = np.empty(back + k + 1)
     j_ctx = -1
@@ -1146,7 +1150,7 @@ def level_deviation_steady(  # noqa: PLR0917 - arrays in, one buffer out
         if j != j_ctx:  # the reference, once per bin
             j_ctx = j
             ref = _steady_level(med, shape, j, k, back, cos_away, cos_near, cos_quiet,
-                                tol_g, min_bins, vals)
+                                cos_still, tol_g, min_bins, vals)
         if not math.isnan(ref):
             dev[r] = abs(norm[i] - ref)
 

@@ -74,8 +74,10 @@ class EngineParams:
     # that at least still_level_steady_bins bins pointing its way hold within
     still_level_steady_g: float = 0.002  # this of one another, when there is one: a hip
     still_level_steady_bins: int = 3  # turns 30 deg between the bottom and the lockout)
-    still_level_steady_s: float = 2.0  # (those bins from this long before to 2 s after;
-    # further back, a set's earlier lockouts count, but so do its reps' repeated braking)
+    still_level_steady_s: float = 12.0  # (those bins from this long before to 2 s after:
+    # a short lockout has too few bins, and the set's earlier lockouts point its way too
+    still_level_steady_back_turn_deg: float = 0.3  # ... those before the 2 s turning less
+    # than this across: a set's reps brake through the same levels, turning a little more)
     still_level_rest_bins: int = 12  # (turned less, the level that at least this many bins
     # pointing its way hold within still_level_steady_g, from still_level_rest_s before to
     still_level_rest_s: float = 60.0  # 2 s after, when there is one: a set's rests are

@@ -284,6 +284,7 @@ class VelocityTracker:
         self.cos_level_away = float(np.cos(np.radians(params.still_level_away_deg)))
         self.cos_level_near = float(np.cos(np.radians(params.still_level_near_deg)))
         self.cos_level_quiet = float(np.cos(np.radians(params.still_level_quiet_turn_deg)))
+        self.cos_level_still = float(np.cos(np.radians(params.still_level_steady_back_turn_deg)))
         self.cos_level_steady = float(np.cos(np.radians(params.still_level_steady_deg)))
         self.nb, self.nb_after, self.obs_gap = gravity_rest_spans(params)
         self.recent_n = max(1, round(params.zupt_recent_s * params.grid_rate_hz))
@@ -454,7 +455,8 @@ class VelocityTracker:
         - more than ``still_level_steady_deg`` (a hip, 30 deg apart at the bottom and at the
           lockout), the level that at least ``still_level_steady_bins`` bins pointing its
           way hold within ``still_level_steady_g`` from ``still_level_steady_s`` before to
-          about 2 s after, if any: a rest's;
+          about 2 s after, if any: a rest's (a set's earlier lockouts count; those before
+          the 2 s must turn less than ``still_level_steady_back_turn_deg`` across);
         - else, more than ``still_level_away_deg`` (a curl's top), the median of their quiet
           bins pointing its way, if any.
         """
@@ -481,8 +483,8 @@ class VelocityTracker:
             self.p.hold_quiet_g2, self.cos_level_quiet)
         kernels.level_deviation_steady(
             dev, norm, med, shape, start, b, k, self.level_steady_back, self.cos_level_steady,
-            self.cos_level_near, self.cos_level_quiet, self.p.still_level_steady_g,
-            self.p.still_level_steady_bins)
+            self.cos_level_near, self.cos_level_quiet, self.cos_level_still,
+            self.p.still_level_steady_g, self.p.still_level_steady_bins)
         return dev
 
     def _block_p10(self, act: FloatArray, bounds: list[int]) -> FloatArray:
