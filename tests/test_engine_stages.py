@@ -1089,11 +1089,19 @@ def test_a_lockout_is_still_though_the_sensors_errors_read_gravity_higher_there(
     that bins pointing its way hold steady: both rests are still (off, and the rest level
     with it, which would then take every bin: the lockout is not). The turns between stay
     motion."""
-    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
-
-    acc, bottom, top, up = _hip_reps(1.06)
     params = replace(EngineParams(), still_level_steady_deg=steady_deg,
                      still_level_rest_bins=EngineParams.still_level_rest_bins if top_still else 0)
+    _assert_hip_rests(_hip_reps(1.06), params, top_still=top_still, off_g=0.015)
+
+
+def _assert_hip_rests(reps: tuple[FloatArray, slice, slice, slice], params: EngineParams, *,
+                      top_still: bool, off_g: float) -> None:
+    """Run ``_hip_reps``'s readings through the tracker: the bottom is still, the way up is
+    motion, and the lockout is still with its level found (under 2 mg), or is motion more
+    than ``off_g`` off the reference it was given."""
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    acc, bottom, top, up = reps
     tr = VelocityTracker(params, with_gyro=False)
     n = acc.shape[0]
     tr.push(np.arange(n, dtype=np.int64), acc, np.zeros(n, dtype=bool))
@@ -1104,7 +1112,7 @@ def test_a_lockout_is_still_though_the_sensors_errors_read_gravity_higher_there(
         assert dev[top].max() < 0.002
         assert still[top].all()
     else:
-        assert dev[top].min() > 0.015
+        assert dev[top].min() > off_g
         assert not still[top].any()
     assert not still[up].any()
 
@@ -1118,23 +1126,9 @@ def test_a_short_lockout_takes_the_level_of_the_sets_earlier_ones(
     the same way and hold the same level: the third rep's lockout is still. Looking only
     2 s back, it is compared with the surrounding seconds' median, 22 mg under it, and
     reads as motion. The bottoms are still and the way up is motion either way."""
-    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
-
-    acc, bottom, top, up = _hip_reps(1.06, top_s=0.5)
-    tr = VelocityTracker(replace(EngineParams(), still_level_steady_s=back_s),
-                         with_gyro=False)
-    n = acc.shape[0]
-    tr.push(np.arange(n, dtype=np.int64), acc, np.zeros(n, dtype=bool))
-    tr.finish()
-    still, dev = tr._still_raw.data, tr.dev.data
-    assert still[bottom].all()
-    if top_still:
-        assert dev[top].max() < 0.002
-        assert still[top].all()
-    else:
-        assert dev[top].min() > 0.02
-        assert not still[top].any()
-    assert not still[up].any()
+    _assert_hip_rests(_hip_reps(1.06, top_s=0.5),
+                      replace(EngineParams(), still_level_steady_s=back_s),
+                      top_still=top_still, off_g=0.02)
 
 
 def test_the_steady_level_is_the_most_bins_that_agree() -> None:
