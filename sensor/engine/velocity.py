@@ -36,6 +36,7 @@ from sensor.samples import FloatArray
 GRAVITY_MPS2 = 9.80665
 GRAVITY_RIDGE = EngineParams.gravity_ridge  # fit_gravity_error's default ridge
 _DEFAULT_FLOOR_ACC = 1.5e-6  # g^2: about 1.2 mg rms after the low-pass
+_LEVEL_BIN_S = 0.25  # the level test's bins (s): medians of the norm, directions
 _MIN_FLOOR_ACC = 1e-7
 _DEFAULT_FLOOR_GYRO = 0.05  # (deg/s)^2
 _MIN_FLOOR_GYRO = 0.002
@@ -309,11 +310,11 @@ class VelocityTracker:
         self.dev = Growable(0)
         self.bin_med = Growable(0)
         self.bin_shape = Growable(kernels.BIN_COLS)  # per bin: direction, norm variance, turn
-        self.level_bin = max(1, round(0.25 * params.grid_rate_hz))
+        self.level_bin = max(1, round(_LEVEL_BIN_S * params.grid_rate_hz))
         self.level_bins = 8
-        self.level_rest_back = round(params.still_level_rest_s / 0.25)
+        self.level_rest_back = round(params.still_level_rest_s / _LEVEL_BIN_S)
         self.level_steady_back = max(self.level_bins,
-                                     round(params.still_level_steady_s / 0.25))
+                                     round(params.still_level_steady_s / _LEVEL_BIN_S))
         self._last_rest_ref = np.array([-1.0, math.nan])  # (level_deviation_rest's cache)
         self.still = GrowableMask(0)
         self.speed = Growable(0)
