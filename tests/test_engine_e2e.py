@@ -424,6 +424,30 @@ def test_plain_session_16_no_rep_after_the_set_from_the_de_drifted_speed() -> No
     assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
 
 
+def test_plain_session_961_slow_sway_after_a_set_is_not_a_rep() -> None:
+    """Known answer from the second generator (seed 961, hip mount with gyro): after the
+    first set's last rep the athlete sits swaying (3-10 deg/s, so no rest is seen) and the
+    speed drifts to -0.25 m/s over 7 s. De-drifting it over the set's cycle bent that into
+    a seventh rep, whose acceleration was 0.07 times its set's other reps'."""
+    samples, truth = _bench_session("plain_sessions", 961)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+
+
+def test_plain_session_985_a_last_descent_that_ran_on_into_a_slump() -> None:
+    """Known answer from the second generator (seed 985, hip mount at 12.5 Hz with gyro):
+    the first set's last descent (0.33 m) stops for 0.5 s, then the athlete sways and the
+    speed drifts 0.26 m further down before they stand up. Closer than 0.6 s, the two are
+    one 0.59 m descent; it came back to the set's posture, so it was kept whole, and then
+    dropped as twice as long as the set's other reps (4 of 5). Trimmed where it stopped, it
+    is the rep."""
+    samples, truth = _bench_session("plain_sessions", 985)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+    got, want = summary.sets[0].reps[-1], truth["sets"][0]["reps"][-1]
+    assert got.t_bottom == pytest.approx(want["t_bottom"], abs=0.15)
+
+
 def test_plain_session_130_stepping_off_after_the_first_set() -> None:
     """Known answer from the second independent generator (seed 130): after the first set
     the athlete stands up, and that rise pairs with the set's last descent, so the

@@ -31,6 +31,7 @@ from sensor.engine.reps import (
     RepCandidate,
     cycle_detrended,
     find_moves,
+    moving,
     pair_moves,
     phase_indices,
     rep_cycle,
@@ -466,6 +467,20 @@ def test_cycle_detrended_takes_out_a_drift_and_keeps_long_rests() -> None:
     assert [round(m.disp_m, 3) for m in moves] == [0.3, -0.3] * 4
     # a shorter rest is corrected like the motion around it
     assert not np.all(cycle_detrended(speed, rest, period, keep_rest=100)[:100] == 0.0)
+
+
+def test_a_rep_only_the_de_drifted_speed_shows_must_accelerate_like_its_set() -> None:
+    """Activities (g^2) of a set's reps, the last one de-drifted slow sway (plain seed 961:
+    0.07 x its set's). Reps the plain speed saw are kept whatever they read; one it did not
+    is kept from ``ratio`` times the median of the others' (the first rep here: 0.3 x)."""
+    act = [3e-4, 1.0e-3, 1.2e-3, 0.9e-3, 7e-5]
+    seen = [False, True, True, True, False]
+    assert moving(act, seen, 0.15) == [True, True, True, True, False]
+    assert moving(act, seen, 0.4) == [False, True, True, True, False]
+    assert moving(act, [True] * 5, 0.4) == [True] * 5  # the plain speed's reps stay
+    assert moving([1e-6], [False], 0.15) == [True]  # no other rep to compare with
+    # the median of the others: one loud rep among them does not raise the bar
+    assert moving([2e-4, 1e-3, 1e-3, 1e-1], [False, True, True, True], 0.15) == [True] * 4
 
 
 def test_a_rep_cycle_from_the_descents_when_drift_hides_the_rises() -> None:

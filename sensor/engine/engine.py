@@ -13,6 +13,7 @@ import hashlib
 import math
 from dataclasses import dataclass, replace
 from itertools import pairwise
+from statistics import median
 from typing import Any
 
 import numpy as np
@@ -28,6 +29,7 @@ from sensor.engine.reps import (
     comes_back,
     cycle_detrended,
     find_moves,
+    moving,
     pair_moves,
     phase_indices,
     rep_cycle,
@@ -259,7 +261,7 @@ class Engine:
         ups = [m.i0 for m in big if m.sign > 0 and m.disp_m >= self.p.min_range_m]
         if len(ups) < 3:
             return 0.0
-        cycle = float(np.median(np.diff(ups)))
+        cycle = float(median(np.diff(ups).tolist()))
         if cycle > self.p.max_cycle_s * self.p.grid_rate_hz:
             return 0.0
         return self.p.set_gap_cycles * cycle
@@ -300,16 +302,22 @@ class Engine:
         self, cands: list[RepCandidate], speed: FloatArray | None, a: int
     ) -> list[RepCandidate]:
         """The candidates that come back to where they started (trimmed to a rep first when
-        their descent ran on, given ``speed``), then consistent in posture."""
-        reps = []
+        their descent ran on, given ``speed``), then consistent in posture. One that came
+        back only after its descent ran on into a further move down (slumping after the
+        last rep) is taken trimmed if it is too long for its set untrimmed."""
+        reps: list[RepCandidate] = []
+        short: list[RepCandidate | None] = []  # each rep's trimmed version, if it has one
         for c in cands:
+            trimmed = None if speed is None else self._trimmed(c, speed, a)
+            if trimmed is not None and not self._returns(trimmed):
+                trimmed = None
             if self._returns(c):
                 reps.append(c)
-                continue
-            trimmed = None if speed is None else self._trimmed(c, speed, a)
-            if trimmed is not None and self._returns(trimmed):
+                short.append(trimmed)
+            elif trimmed is not None:
                 reps.append(trimmed)
-        return self._consistent(reps)
+                short.append(None)
+        return self._consistent(reps, short)
 
     def _ran_on(self, pm: list[Move], cands: list[RepCandidate]) -> list[RepCandidate]:
         """Rises left unpaired because the descent right after them is over ``pair_ratio``
@@ -345,7 +353,9 @@ class Engine:
             # the de-drifted speed wins when its sets hold more reps, and every rep of the
             # plain speed's among them (it finds the reps drift hid, and loses none)
             alt_moves = self._moves_in(alt, a)
-            alt_groups = self._groups(self._pairing(alt_moves), alt_moves)
+            alt_groups = self._moving(
+                self._groups(self._pairing(alt_moves), alt_moves), [c for g in groups for c in g]
+            )
             alt_reps = [c for g in alt_groups for c in g]
             if len(alt_reps) > sum(map(len, groups)) and all(
                 any(_overlap(c.rise, d.rise) for d in alt_reps) for g in groups for c in g
@@ -365,6 +375,31 @@ class Engine:
             events += [RepDone(s.index, s.leg, r) for r in s.reps]
             events.append(SetDone(s))
         return events
+
+    def _moving(
+        self, groups: list[list[RepCandidate]], plain: list[RepCandidate]
+    ) -> list[list[RepCandidate]]:
+        """The de-drifted speed's sets less the reps that it alone shows (no rep of the plain
+        speed's ``plain`` overlaps them) and that do not accelerate (``moving``, on
+        ``_activity``); sets left too small are dropped."""
+        out = []
+        for g in groups:
+            seen = [any(_overlap(c.rise, d.rise) for d in plain) for c in g]
+            if all(seen):  # (the activity is read only when it matters)
+                out.append(g)
+                continue
+            keep = moving([self._activity(c) for c in g], seen,
+                          self.p.drift_rep_activity_ratio)
+            kept = [c for c, k in zip(g, keep, strict=True) if k]
+            if len(kept) >= self.p.min_reps_per_set:
+                out.append(kept)
+        return out
+
+    def _activity(self, c: RepCandidate) -> float:
+        """How much rep ``c`` accelerates: the 90th percentile of the low-passed
+        acceleration's activity (g^2) from its first move's start to its second's end."""
+        lo, hi = _bounds(c)
+        return float(np.percentile(self._t.act_a.data[lo:hi], 90))
 
     def _with_ways_back(
         self, a: int, b: int, moves: list[Move]
@@ -460,12 +495,12 @@ class Engine:
         if k is None or moves[k].i0 <= firsts[-1].i0:
             return None
         last = moves[k]
-        med = float(np.median([f.disp_m for f in firsts]))
+        med = median(f.disp_m for f in firsts)
         if not 1 / p.rep_range_ratio <= last.disp_m / med <= p.rep_range_ratio or comes_back(
             moves[k + 1 :], lead, abs(last.disp_m) / p.pair_ratio
         ):
             return None
-        span = float(np.median([s.i1 - f.i1 for f, s in zip(firsts, seconds, strict=True)]))
+        span = float(median(s.i1 - f.i1 for f, s in zip(firsts, seconds, strict=True)))
         reach = min(round(1.5 * span), round(p.set_gap_s * p.grid_rate_hz))
         hi = min(last.i1 + reach, tr.n_final)
         if hi > b:
@@ -531,20 +566,25 @@ class Engine:
         ``i``: gravity in the sensor's frame, so its orientation there."""
         return mean_rows(self._t.acc_lp.data[max(0, i - self._settle) : i + 1])
 
-    def _consistent(self, cands: list[RepCandidate]) -> list[RepCandidate]:
+    def _consistent(
+        self, cands: list[RepCandidate], short: list[RepCandidate | None] | None = None
+    ) -> list[RepCandidate]:
         """Drop candidates far from the region's median rep: in range, in duration, or in
         the posture they start from (the sensor's orientation then: every rep of a set
-        starts from the same one; standing up after it does not)."""
+        starts from the same one; standing up after it does not). A candidate too long
+        with a shorter version in ``short`` (its descent trimmed) that is not is taken so."""
         if len(cands) < 3:
             return cands
-        med = float(np.median([c.rise.disp_m for c in cands]))
+        med = median(c.rise.disp_m for c in cands)
         r = self.p.rep_range_ratio
-        dur = [_span(c) for c in cands]
-        long = self.p.rep_duration_ratio * float(np.median(dur))
+        long = self.p.rep_duration_ratio * median(_span(c) for c in cands)
+        if short is not None:
+            cands = [c if t is None or _span(c) <= long or _span(t) > long else t
+                     for c, t in zip(cands, short, strict=True)]
         off = self._posture_off([_bounds(c)[0] for c in cands])
         return [
-            c for c, d, o in zip(cands, dur, off.tolist(), strict=True)
-            if med / r <= c.rise.disp_m <= med * r and d <= long
+            c for c, o in zip(cands, off.tolist(), strict=True)
+            if med / r <= c.rise.disp_m <= med * r and _span(c) <= long
             and o <= self.p.max_posture_deg
         ]
 
@@ -575,7 +615,7 @@ class Engine:
                 pause = float(first - last)
                 if pause >= gap and len(g) >= 2 and not self._left_set(g, moves, last, first):
                     # (the set's cycle only when it matters)
-                    cycle = float(np.median(np.diff([_bounds(x)[0] for x in g])))
+                    cycle = float(median(np.diff([_bounds(x)[0] for x in g]).tolist()))
                     pause -= max(0.0, self.p.missed_cycles * cycle - gap)
                 if pause < gap:
                     g.append(c)
@@ -590,7 +630,7 @@ class Engine:
         times the median rise of ``group`` (the athlete stood up: the set is over)?"""
         if not moves:
             return False
-        big = self.p.set_end_ratio * float(np.median([c.rise.disp_m for c in group]))
+        big = self.p.set_end_ratio * median(c.rise.disp_m for c in group)
         return any(lo <= m.i0 and m.i1 <= hi and abs(m.disp_m) > big for m in moves)
 
     def leg_of_set(self, index: int) -> Leg:
@@ -624,7 +664,7 @@ class Engine:
         rotations = [angle_deg(self._posture(s), acc_lp[lk]) for s, lk, _ in spans]
         self._rotations += rotations
         if self._mount is None:
-            med = float(np.median(rotations))
+            med = median(rotations)
             self._mount = Mount.HIP if med > _HIP_ROTATION_DEG else Mount.BAR
         tilts = tilt_per_rep(acc_lp, spans, settle) if self._mount is Mount.HIP else None
         fields: list[dict[str, Any]] = []  # each rep's, for its two constructions

@@ -119,6 +119,9 @@ class EngineParams:
     max_cycle_s: float = 12.0  # (a pause set: 2 s up, 3 s held, 3.3 s down, 1.5 s at the
     # bottom is a 10 s cycle)
     keep_rest_s: float = 1.5  # de-drifting a set over its cycle keeps rests this long
+    drift_rep_activity_ratio: float = 0.15  # a rep only the de-drifted speed shows moves:
+    # its acceleration's activity is at least this x its set's other reps' (drift does not
+    # accelerate: a slow sway after the last rep reads 0.01-0.1 x, true reps 0.2-5 x)
     merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
     set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set
     set_gap_cycles: float = 1.2  # ... nor for this many of the set's rep cycles, if longer

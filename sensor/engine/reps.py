@@ -12,6 +12,7 @@ speed, interpolated between grid samples. Indices are grid sample positions (fra
 from __future__ import annotations
 
 from dataclasses import dataclass
+from statistics import median
 
 import numpy as np
 from numpy.typing import NDArray
@@ -113,6 +114,19 @@ def rep_cycle(moves: list[Move], min_disp_m: float) -> int | None:
                   for sign in (1, -1))
     gaps = np.diff(ups) if len(ups) >= 4 else np.concatenate([np.diff(ups), np.diff(downs)])
     return int(np.median(gaps)) if gaps.size >= 3 else None
+
+
+def moving(activity_g2: list[float], seen: list[bool], ratio: float) -> list[bool]:
+    """Which of a set's reps move like a rep: those ``seen`` on the plain speed, and the
+    others whose acceleration's activity (g^2) is at least ``ratio`` times the median of the
+    set's other reps'. Drift does not accelerate: de-drifting bends the slow sway at a
+    set's edge into a "rep" with 0.01-0.1 times its set's activity; a rep that drift hid
+    moves like the others (0.2-5 times)."""
+    out = []
+    for k, (a, s) in enumerate(zip(activity_g2, seen, strict=True)):
+        others = activity_g2[:k] + activity_g2[k + 1 :]
+        out.append(s or not others or a >= ratio * median(others))
+    return out
 
 
 def runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
