@@ -434,6 +434,17 @@ def test_plain_session_961_slow_sway_after_a_set_is_not_a_rep() -> None:
     assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
 
 
+def test_plain_session_1059_shuffling_between_sets_is_not_a_set() -> None:
+    """Known answer from the second generator (seed 1059, hip mount): between the fourth
+    and fifth sets the athlete shuffles for 11 s (turns of 40 deg in 0.5 s, a 2.1 m
+    "rise" on the plain speed). De-drifted over a rep cycle, its moves paired into three
+    reps, each descent 1.7-1.8 x its rise or 1/1.7 x: a phantom set before the fix."""
+    samples, truth = _bench_session("plain_sessions", 1059)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+    assert [s.leg.value for s in summary.sets] == [t["leg"] for t in truth["sets"]]
+
+
 def test_plain_session_985_a_last_descent_that_ran_on_into_a_slump() -> None:
     """Known answer from the second generator (seed 985, hip mount at 12.5 Hz with gyro):
     the first set's last descent (0.33 m) stops for 0.5 s, then the athlete sways and the

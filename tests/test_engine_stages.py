@@ -31,6 +31,7 @@ from sensor.engine.reps import (
     RepCandidate,
     cycle_detrended,
     find_moves,
+    comes_back_evenly,
     moving,
     pair_moves,
     phase_indices,
@@ -481,6 +482,21 @@ def test_a_rep_only_the_de_drifted_speed_shows_must_accelerate_like_its_set() ->
     assert moving([1e-6], [False], 0.15) == [True]  # no other rep to compare with
     # the median of the others: one loud rep among them does not raise the bar
     assert moving([2e-4, 1e-3, 1e-3, 1e-1], [False, True, True, True], 0.15) == [True] * 4
+
+
+def test_a_set_the_de_drifted_speed_shows_must_come_back_evenly() -> None:
+    """Rises and descents (m) of plain seed 1059's shuffling between sets, which the
+    de-drifted speed paired into three "reps": each descent 1.7-1.8 x its rise or 1/1.7 x,
+    a median |ln| of 0.555 (ratio 1.74). A true set's reps come back within 1.37 x on
+    median, one odd pair (2 x) among them or not."""
+    rises = [0.196, 0.129, 0.153]
+    descents = [-0.115, -0.225, -0.270]
+    assert not comes_back_evenly(rises, descents, 1.5)
+    assert comes_back_evenly(rises, descents, 1.8)
+    assert comes_back_evenly([0.2, 0.2, 0.2, 0.2], [-0.21, -0.19, -0.4, -0.2], 1.5)
+    assert comes_back_evenly([0.2, 0.2], [-0.27, -0.27], 1.37)  # ln 1.35 < ln 1.37
+    assert not comes_back_evenly([0.2, 0.2], [-0.28, -0.28], 1.37)
+    assert not comes_back_evenly([], [], 1.5)  # no reps, no set
 
 
 def test_a_rep_cycle_from_the_descents_when_drift_hides_the_rises() -> None:

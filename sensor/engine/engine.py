@@ -27,6 +27,7 @@ from sensor.engine.reps import (
     Move,
     RepCandidate,
     comes_back,
+    comes_back_evenly,
     cycle_detrended,
     find_moves,
     moving,
@@ -379,11 +380,15 @@ class Engine:
     def _moving(
         self, groups: list[list[RepCandidate]], plain: list[RepCandidate]
     ) -> list[list[RepCandidate]]:
-        """The de-drifted speed's sets less the reps that it alone shows (no rep of the plain
-        speed's ``plain`` overlaps them) and that do not accelerate (``moving``, on
-        ``_activity``); sets left too small are dropped."""
+        """The de-drifted speed's sets that come back evenly (``comes_back_evenly``), less
+        the reps that it alone shows (no rep of the plain speed's ``plain`` overlaps them)
+        and that do not accelerate (``moving``, on ``_activity``); sets left too small are
+        dropped."""
         out = []
         for g in groups:
+            if not comes_back_evenly([c.rise.disp_m for c in g], [c.fall.disp_m for c in g],
+                                     self.p.drift_set_return_ratio):
+                continue
             seen = [any(_overlap(c.rise, d.rise) for d in plain) for c in g]
             if all(seen):  # (the activity is read only when it matters)
                 out.append(g)

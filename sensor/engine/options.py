@@ -122,6 +122,8 @@ class EngineParams:
     drift_rep_activity_ratio: float = 0.15  # a rep only the de-drifted speed shows moves:
     # its acceleration's activity is at least this x its set's other reps' (drift does not
     # accelerate: a slow sway after the last rep reads 0.01-0.1 x, true reps 0.2-5 x)
+    drift_set_return_ratio: float = 1.5  # a set the de-drifted speed shows comes back: its
+    # reps' median descent / rise ratio is within this (shuffling between sets reads 1.7 x)
     merge_gap_s: float = 0.6  # same-direction moves closer than this are one phase
     set_gap_s: float = 8.0  # no rep-sized motion for this long ends a set
     set_gap_cycles: float = 1.2  # ... nor for this many of the set's rep cycles, if longer
