@@ -372,6 +372,17 @@ def _bench_session(generator: str, seed: int) -> tuple[Samples, dict[str, Any]]:
     return out
 
 
+def test_alt_session_1121_a_descent_that_drifts_through_the_bottom_pause() -> None:
+    """Known answer from the independent generator (seed 1121, rows at 400 Hz, no gyro): in
+    the fifth set the de-drifted speed finds all 9 reps, but one descent drifts on through
+    the 1 s pause at the floor, so that rep spans 2.72 s against the set's median of 1.68 s
+    (1.62 times). At ``rep_duration_ratio`` 1.6 it was dropped, the de-drifted reading then
+    lacked a rep the plain speed had and lost to it, and the plain speed's 6 were kept."""
+    samples, truth = _bench_session("alt_sessions", 1121)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+
+
 def test_alt_session_194_last_rep_before_the_bar_is_set_down() -> None:
     """Known answer from the independent generator (bench/alt_sessions.py, seed 194): the last
     set's 8th rep runs on into putting the bar down for 7 s. It was counted 7: the set was

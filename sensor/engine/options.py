@@ -113,7 +113,8 @@ class EngineParams:
     max_return_deg: float = 20.0  # a rep ends within this angle of its starting orientation
     max_posture_deg: float = 30.0  # and starts within this of the set's median start's
     rep_range_ratio: float = 1.6  # a rep's range vs the set's median so far
-    rep_duration_ratio: float = 1.6  # and its duration (rise and descent) at most this x
+    rep_duration_ratio: float = 1.7  # and its duration (rise and descent) at most this x
+    # (a de-drifted descent drifting on through a 1 s pause at the floor reads 1.62 x)
     min_cycle_s: float = 1.2  # a set's rep cycle (rise to rise) is within these bounds
     # (a fast row's is 2 s, and drift can split its rises 1.4 s apart; walking's steps: 0.5 s)
     max_cycle_s: float = 12.0  # (a pause set: 2 s up, 3 s held, 3.3 s down, 1.5 s at the
