@@ -29,9 +29,9 @@ from sensor.engine.orientation import angle_deg, pitch_axis, tilt_per_rep
 from sensor.engine.reps import (
     Move,
     RepCandidate,
+    comes_back_evenly,
     cycle_detrended,
     find_moves,
-    comes_back_evenly,
     moving,
     pair_moves,
     phase_indices,
