@@ -354,7 +354,7 @@ class Engine:
             # the de-drifted speed wins when its sets hold more reps, and every rep of the
             # plain speed's among them (it finds the reps drift hid, and loses none)
             alt_moves = self._moves_in(alt, a)
-            alt_groups = self._moving(
+            alt_groups = self._drift_checked(
                 self._groups(self._pairing(alt_moves), alt_moves), [c for g in groups for c in g]
             )
             alt_reps = [c for g in alt_groups for c in g]
@@ -377,13 +377,13 @@ class Engine:
             events.append(SetDone(s))
         return events
 
-    def _moving(
+    def _drift_checked(
         self, groups: list[list[RepCandidate]], plain: list[RepCandidate]
     ) -> list[list[RepCandidate]]:
-        """The de-drifted speed's sets that come back evenly (``comes_back_evenly``), less
-        the reps that it alone shows (no rep of the plain speed's ``plain`` overlaps them)
-        and that do not accelerate (``moving``, on ``_activity``); sets left too small are
-        dropped."""
+        """The de-drifted speed's sets, checked for what de-drifting can make up: a set must
+        come back evenly (``comes_back_evenly``), and a rep it alone shows (no rep of the
+        plain speed's ``plain`` overlaps it) must accelerate (``moving``, on ``_activity``);
+        sets left too small are dropped."""
         out = []
         for g in groups:
             if not comes_back_evenly([c.rise.disp_m for c in g], [c.fall.disp_m for c in g],
