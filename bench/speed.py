@@ -8,6 +8,8 @@ is not timed. Targets: engine >= 2 M samples/s and engine time <= 5 x scipy time
 
     python bench/speed.py               # figures
     python bench/speed.py --profile     # also where the engine spends its time (cProfile)
+    python bench/speed.py --stages      # also each stage's best time over the runs (an A/B
+                                        # between commits on a noisy machine: compare these)
 """
 
 from __future__ import annotations
@@ -21,11 +23,14 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
 import argparse  # noqa: E402 - the thread limits must be set before numpy is imported
 import contextlib  # noqa: E402
 import cProfile  # noqa: E402
+import importlib  # noqa: E402
 import io  # noqa: E402
+import math  # noqa: E402
 import pstats  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 from scipy.signal import butter, find_peaks, sosfiltfilt  # noqa: E402
@@ -84,6 +89,49 @@ def best_of(runs: int, fn: Callable[[], object]) -> float:
     return best
 
 
+# the engine's stages, timed by wrapping their entry points (``--stages``): the module, the
+# class and the method
+STAGES = (
+    ("sensor.engine.resample", "GridResampler", "push_into"),
+    ("sensor.engine.velocity", "VelocityTracker", "_filter"),
+    ("sensor.engine.velocity", "VelocityTracker", "_activity"),
+    ("sensor.engine.velocity", "VelocityTracker", "_stillness"),
+    ("sensor.engine.velocity", "VelocityTracker", "_integrate"),
+    ("sensor.engine.engine", "Engine", "_emit_region"),
+)
+
+
+def stage_times(runs: int, fn: Callable[[], object]) -> dict[str, float]:
+    """Each stage's best time (s) over ``runs`` calls of ``fn``: a whole run's time swings
+    with the machine, a stage's best much less."""
+    spent: dict[str, float] = {}
+    saved = []
+    for module, cls_name, name in STAGES:
+        cls = getattr(importlib.import_module(module), cls_name)
+        orig = getattr(cls, name)
+
+        def timed(*a: Any, _orig: Any = orig, _name: str = name, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _orig(*a, **k)
+            finally:
+                spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - t0
+
+        setattr(cls, name, timed)
+        saved.append((cls, name, orig))
+    best: dict[str, float] = {}
+    try:
+        for _ in range(runs):
+            spent.clear()
+            fn()
+            for k, v in spent.items():
+                best[k] = min(best.get(k, math.inf), v)
+    finally:
+        for cls, name, orig in saved:
+            setattr(cls, name, orig)
+    return best
+
+
 def scipy_yardstick(x: FloatArray) -> int:
     sos = butter(4, 5.0, fs=RATE_HZ, output="sos")
     y = sosfiltfilt(sos, x, axis=0)
@@ -99,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=500)
     parser.add_argument("--pin", action="store_true", help="also pin the process to one CPU")
     parser.add_argument("--profile", action="store_true", help="cProfile one engine run")
+    parser.add_argument("--stages", action="store_true",
+                        help="each stage's best time over --runs more runs")
     args = parser.parse_args(argv)
 
     if args.pin and hasattr(os, "sched_setaffinity"):
@@ -134,6 +184,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"targets: >= {TARGET_SAMPLES_PER_S / 1e6:g} M samples/s "
               f"{'met' if ok_rate else 'MISSED'}; ratio <= {TARGET_RATIO:g} "
               f"{'met' if ok_ratio else 'MISSED'} (best of {args.runs})")
+
+        if args.stages:
+            best = stage_times(args.runs, lambda: analyze(samples))
+            print("stages : " + ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in best.items())
+                  + f" (best of {args.runs} each)")
 
         if args.profile:
             prof = cProfile.Profile()

@@ -1,5 +1,6 @@
 """The bench scripts' helpers: the accuracy benchmark's ``--param`` (engine) and ``--sim``
-(simulator) overrides, and how ``inspect_session`` matches true and found sets."""
+(simulator) overrides, how ``inspect_session`` matches true and found sets, and the speed
+benchmark's stage timer."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
 import accuracy
 import inspect_session
+import speed
 
 
 def test_sim_overrides_read_numbers_of_the_simulators_config() -> None:
@@ -57,3 +59,16 @@ def test_match_sets_names_missed_and_added_reps_and_phantom_sets() -> None:
     # a true set found as nothing at all
     assert inspect_session.match_sets([[1.0, 2.0, 3.0]], []) == [(0, None, [1.0, 2.0, 3.0], [])]
     assert inspect_session.match_sets(true[:1], found[:1]) == []
+
+
+def test_the_stage_timer_times_every_stage_and_puts_the_engine_back() -> None:
+    from sensor.engine import analyze  # noqa: PLC0415 - only this test needs the engine
+    from sensor.engine.engine import Engine  # noqa: PLC0415
+    from sensor.simulate import simulate_session  # noqa: PLC0415
+
+    samples, _ = simulate_session(3, rate_hz=50.0, with_gyro=True)
+    before = Engine._emit_region
+    best = speed.stage_times(2, lambda: analyze(samples))
+    assert set(best) == {name for _, _, name in speed.STAGES}
+    assert all(t > 0 for t in best.values())
+    assert Engine._emit_region is before

@@ -25,7 +25,7 @@ from sensor.engine.metrics import (
     per_leg,
 )
 from sensor.engine.options import EngineParams
-from sensor.engine.orientation import angle_deg, pitch_axis, tilt_per_rep
+from sensor.engine.orientation import angles_deg, pitch_axis, tilt_per_rep, window_sums
 from sensor.engine.reps import (
     Move,
     RepCandidate,
@@ -736,16 +736,31 @@ def test_phase_indices_shallow_descent_uses_its_extent() -> None:
 # -- stage 4: orientation ----------------------------------------------------------------------
 
 
-def test_angle_deg() -> None:
-    assert angle_deg(np.array([1.0, 0, 0]), np.array([0, 1.0, 0])) == pytest.approx(90)
-    assert angle_deg(np.array([2.0, 0, 0]), np.array([1.0, 1.0, 0])) == pytest.approx(45)
-    assert angle_deg(np.array([0, 0, 1.0]), np.array([0, 0, -3.0])) == pytest.approx(180)
-    assert angle_deg(np.array([0.3, -0.2, 0.9]), np.array([0.6, -0.4, 1.8])) == pytest.approx(
+def test_window_sums_leave_out_rows_outside_the_array() -> None:
+    a = np.arange(12, dtype=float).reshape(6, 2)  # rows (0, 1), (2, 3), ... (10, 11)
+    got = window_sums(a, np.array([[-2, 1], [4, 5]]), 3)
+    # rows 0 only; rows 1-3; rows 4-5; row 5
+    want = np.array([[[0, 1], [12, 15]], [[18, 20], [10, 11]]], dtype=float)
+    assert np.array_equal(got, want)
+
+
+def test_angles_deg_of_many_rows_at_once() -> None:
+    a = np.array([[1.0, 0, 0], [0, 2.0, 0], [0, 0, 1.0]])
+    b = np.array([[0, 1.0, 0], [0, 1.0, 1.0], [0, 0, 5.0]])
+    assert angles_deg(a, b) == pytest.approx([90, 45, 0], abs=1e-6)
+    assert angles_deg(a, np.array([1.0, 0, 0])) == pytest.approx([0, 90, 90])  # broadcast
+
+
+def test_angles_deg() -> None:
+    assert angles_deg(np.array([1.0, 0, 0]), np.array([0, 1.0, 0])) == pytest.approx(90)
+    assert angles_deg(np.array([2.0, 0, 0]), np.array([1.0, 1.0, 0])) == pytest.approx(45)
+    assert angles_deg(np.array([0, 0, 1.0]), np.array([0, 0, -3.0])) == pytest.approx(180)
+    assert angles_deg(np.array([0.3, -0.2, 0.9]), np.array([0.6, -0.4, 1.8])) == pytest.approx(
         0, abs=1e-5
     )
     r = Rotation.from_euler("x", 33, degrees=True)
     g = np.array([0.0, 0.0, 1.0])
-    assert angle_deg(g, r.apply(g)) == pytest.approx(33)
+    assert angles_deg(g, r.apply(g)) == pytest.approx(33)
 
 
 def _pelvis_gravity(

@@ -164,6 +164,24 @@ def test_resample_rows_is_the_bincount_mean_or_the_interpolation() -> None:
     assert gap.sum() == 75
 
 
+@pytest.mark.parametrize(
+    ("t", "k_from", "k_to"),
+    [
+        (np.arange(40) / 12.5, 0, 312),  # on the grid every 8th point: at a sample exactly
+        (0.105 + np.arange(30) / 25.0, 0, 140),  # grid points before the first, after the last
+        (np.repeat(np.arange(20) / 10.0, 2), 0, 190),  # every time twice
+    ],
+)
+def test_resample_rows_interpolates_as_numpy_at_the_edges(
+    t: np.ndarray, k_from: int, k_to: int
+) -> None:
+    v = np.random.default_rng(5).normal(size=(t.size, 6))
+    out, _ = kernels.resample_rows(t, v, k_from, k_to - k_from, RATE_HZ, 1.0)
+    ref, sparse = _bincount_reference(t, v, k_from, k_to)
+    assert sparse.sum() > 100
+    assert np.array_equal(out, ref)
+
+
 @pytest.mark.parametrize("size", [1, 3, 10, 64, 700])
 def test_streamed_grid_is_the_whole_block_and_reads_any_layout(size: int) -> None:
     t, v = _jittered_input(4)

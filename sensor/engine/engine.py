@@ -22,7 +22,7 @@ from sensor.engine.kernels import SCAN_DONE, SCAN_NO_ROOM
 from sensor.engine.lockout import LockoutDetector, detector_of
 from sensor.engine.metrics import asymmetry, flag_reps, leg_for_set, per_leg
 from sensor.engine.options import AnalysisOptions, EngineParams
-from sensor.engine.orientation import angle_deg, mean_rows, tilt_per_rep
+from sensor.engine.orientation import angles_deg, tilt_per_rep, unit, window_sums
 from sensor.engine.reps import (
     Move,
     RepCandidate,
@@ -77,6 +77,8 @@ class Engine:
         self.options = options or AnalysisOptions()
         self.live = live
         self.p = params or EngineParams()
+        # the de-drifted speed's pairing: its phases need not be steady (``_pairing``)
+        self._p_unsteady = replace(self.p, max_back_fraction=math.inf)
         self._resampler = GridResampler(self.p.grid_rate_hz, self.p.max_gap_s)
         self._tracker: VelocityTracker | None = None
         self._with_gyro: bool | None = None
@@ -288,7 +290,7 @@ class Engine:
         quiet = self._t.quiet.data
         pm = [m for m in moves if abs(m.disp_m) >= _PAIRABLE_M]
         # only the plain speed's phases must be steady (see above)
-        p = self.p if speed is not None else replace(self.p, max_back_fraction=math.inf)
+        p = self.p if speed is not None else self._p_unsteady
         bottom = pair_moves(pm, quiet, p, top_start=False)
         top = pair_moves(pm, quiet, p, top_start=True)
         if len(top) > len(bottom):
@@ -308,11 +310,13 @@ class Engine:
         last rep) is taken trimmed if it is too long for its set untrimmed."""
         reps: list[RepCandidate] = []
         short: list[RepCandidate | None] = []  # each rep's trimmed version, if it has one
-        for c in cands:
-            trimmed = None if speed is None else self._trimmed(c, speed, a)
-            if trimmed is not None and not self._returns(trimmed):
-                trimmed = None
-            if self._returns(c):
+        trims = [None if speed is None else self._trimmed(c, speed, a) for c in cands]
+        some = [t for t in trims if t is not None]
+        back = self._returning(cands + some)  # (all at once: the candidates', the trims')
+        trim_back = iter(back[len(cands) :])
+        for c, t, c_back in zip(cands, trims, back[: len(cands)], strict=True):
+            trimmed = t if t is not None and next(trim_back) else None
+            if c_back:
                 reps.append(c)
                 short.append(trimmed)
             elif trimmed is not None:
@@ -546,30 +550,29 @@ class Engine:
         keep = min(period, round(self.p.keep_rest_s * rate))
         return cycle_detrended(speed, tr.still.data[a : a + speed.size], period, keep)
 
-    def _returns(self, c: RepCandidate) -> bool:
-        """A rep ends in the orientation it started in (sitting down, say, does not): just
-        before its start, and over the end of its descent or just after it (a lift with no
-        rest between reps, a curl say, is already turning into the next rep after)."""
-        tr = self._t
-        acc = tr.acc_lp.data
+    def _returning(self, cands: list[RepCandidate]) -> list[bool]:
+        """Does each rep end in the orientation it started in (sitting down, say, does not)?
+        Within ``max_return_deg`` of its posture (the low-passed acceleration over the
+        ``_settle`` samples) just before its start, over the end of its descent or just after
+        it (a lift with no rest between reps, a curl say, is already turning into the next
+        rep after)."""
+        if not cands:
+            return []
+        acc = self._t.acc_lp.data
         settle = self._settle
-        a, b = min(c.rise.i0, c.fall.i0), max(c.rise.i1, c.fall.i1)
-        b = min(b, len(acc) - 1)  # b may be the end
-        before = self._posture(a)
-        return any(
-            angle_deg(before, mean_rows(acc[lo:hi])) <= self.p.max_return_deg
-            for lo, hi in ((max(0, b - settle), b + 1), (b, b + settle + 1))
-        )
+        a = np.array([min(c.rise.i0, c.fall.i0) for c in cands], dtype=np.int64)
+        b = np.minimum([max(c.rise.i1, c.fall.i1) for c in cands], acc.shape[0] - 1)  # (the end)
+        # the windows before the start, up to the end and after it: (3, k, 3)
+        u = window_sums(acc, np.array([a - settle, b - settle, b]), settle + 1)
+        off = angles_deg(u[0], u[1:])  # (2, k): each end window's against the one before
+        near = off <= self.p.max_return_deg
+        back: list[bool] = (near[0] | near[1]).tolist()
+        return back
 
     @property
     def _settle(self) -> int:
         """Grid samples of rest that show the posture before a rep (0.3 s)."""
         return round(0.3 * self.p.grid_rate_hz)
-
-    def _posture(self, i: int) -> FloatArray:
-        """The low-passed acceleration (g) over the ``_settle`` samples up to grid sample
-        ``i``: gravity in the sensor's frame, so its orientation there."""
-        return mean_rows(self._t.acc_lp.data[max(0, i - self._settle) : i + 1])
 
     def _consistent(
         self, cands: list[RepCandidate], short: list[RepCandidate | None] | None = None
@@ -594,14 +597,15 @@ class Engine:
         ]
 
     def _posture_off(self, starts: list[int]) -> FloatArray:
-        """How far (deg) the posture before each of these grid samples (``_posture``) is
-        from their median posture."""
-        rows = np.maximum(np.asarray(starts)[:, None] - np.arange(self._settle + 1), 0)
-        u = self._t.acc_lp.data[rows].sum(axis=1)  # (the first rows' windows repeat row 0)
-        u /= np.linalg.norm(u, axis=1)[:, None]
-        med = np.median(u, axis=0)
-        cos = u @ (med / np.linalg.norm(med))
-        return np.asarray(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+        """How far (deg) the posture before each of these grid samples is from their median
+        posture. A posture is the low-passed acceleration (g) over the ``_settle`` samples up
+        to a sample: gravity in the sensor's frame, so its orientation there."""
+        u = unit(window_sums(self._t.acc_lp.data, np.asarray(starts) - self._settle,
+                             self._settle + 1))
+        ranked = np.sort(u, axis=0)  # the median (np.median's arithmetic, a tenth of its cost)
+        h = ranked.shape[0] // 2
+        med = ranked[h] if ranked.shape[0] % 2 else (ranked[h - 1] + ranked[h]) / 2
+        return angles_deg(u, med)
 
     def _split(
         self, cands: list[RepCandidate], moves: list[Move] | None = None
@@ -666,7 +670,9 @@ class Engine:
         top_start = group[0].top_start
         settle = self._settle
         spans = [(int(x.start), int(x.lockout), int(x.bottom)) for x in ph]
-        rotations = [angle_deg(self._posture(s), acc_lp[lk]) for s, lk, _ in spans]
+        starts, lockouts = np.array([s[:2] for s in spans], dtype=np.int64).T
+        rotations = angles_deg(window_sums(acc_lp, starts - settle, settle + 1),
+                               acc_lp[lockouts]).tolist()
         self._rotations += rotations
         if self._mount is None:
             med = median(rotations)

@@ -516,41 +516,58 @@ def resample_rows(  # noqa: PLR0917 - as sensor.engine.resample.resample_block
     neighbours. Returns (values (n, c), gap (n,): in a gap longer than ``max_gap_s``).
 
     The sums are those ``numpy.bincount`` made (in sample order, the left neighbours' pass,
-    then the right neighbours'); the interpolation is numba's copy of ``numpy.interp``.
+    then the right neighbours'); the interpolation is ``numpy.interp``'s arithmetic. The
+    times must be sorted (ties allowed): each grid point's samples are then one run of them,
+    summed as it is reached (no per-point accumulators, which at an hour's samples cost
+    more in memory traffic than the sums), and the interpolation's neighbours are found by
+    walking forward instead of a search per point.
     """
     m, c = rows.shape
-    left = np.zeros((c + 2, n))  # rows: weights, counts, then the weighted channels
-    right = np.zeros((c + 2, n))
-    for s in range(m):
-        pos = t_s[s] * rate_hz - k_from  # in grid steps from k_from
-        lo = math.floor(pos)
-        frac = pos - lo
-        for idx, w, acc in ((lo, 1.0 - frac, left), (lo + 1, frac, right)):
-            if 0 <= idx < n and w > 0:
-                acc[0, idx] += w
-                acc[1, idx] += 1.0
-                for j in range(c):
-                    acc[j + 2, idx] += rows[s, j] * w
     out = np.empty((n, c))
     tg = np.empty(n)
     sparse = np.empty(n, dtype=np.int64)
     n_sparse = 0
+    left = np.empty(c + 2)  # weight, count, then the weighted channels
+    right = np.empty(c + 2)
+    first = 0  # the first sample whose left grid point is at least i - 1
     for i in range(n):
         tg[i] = (k_from + i) / rate_hz
-        weight = left[0, i] + right[0, i]
-        count = left[1, i] + right[1, i]
+        while first < m and math.floor(t_s[first] * rate_hz - k_from) < i - 1:
+            first += 1
+        left[:] = 0.0
+        right[:] = 0.0
+        for s in range(first, m):
+            pos = t_s[s] * rate_hz - k_from  # in grid steps from k_from
+            lo = math.floor(pos)
+            if lo > i:
+                break
+            frac = pos - lo
+            acc, w = (right, frac) if lo < i else (left, 1.0 - frac)
+            if w > 0:
+                acc[0] += w
+                acc[1] += 1.0
+                for j in range(c):
+                    acc[j + 2] += rows[s, j] * w
+        weight = left[0] + right[0]
+        count = left[1] + right[1]
         if not (count >= 2 and weight >= 0.5):  # too few samples for a weighted mean
             sparse[n_sparse] = i
             n_sparse += 1
         d = max(weight, 0.5)
         for j in range(c):
-            out[i, j] = (left[j + 2, i] + right[j + 2, i]) / d
-    if n_sparse:  # those: linear interpolation
-        x = tg[sparse[:n_sparse]]
-        for j in range(c):
-            y = np.interp(x, t_s, np.ascontiguousarray(rows[:, j]))
-            for r in range(n_sparse):
-                out[sparse[r], j] = y[r]
+            out[i, j] = (left[j + 2] + right[j + 2]) / d
+    j = 0  # those: linear interpolation, numpy.interp's
+    for r in range(n_sparse):
+        i = sparse[r]
+        x = tg[i]
+        while j < m and t_s[j] <= x:  # j: the first sample after x
+            j += 1
+        if not 0 < j < m or t_s[j - 1] == x:  # before the first, after the last, or at one
+            out[i] = rows[max(j - 1, 0)]
+            continue
+        for col in range(c):
+            slope = (rows[j, col] - rows[j - 1, col]) / (t_s[j] - t_s[j - 1])
+            out[i, col] = slope * (x - t_s[j - 1]) + rows[j - 1, col]
     # grid times in a gap of the samples: after a sample and at or before the next one
     # (before the first sample and after the last count with the first and last intervals)
     gap = np.zeros(n, dtype=np.bool_)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensor.samples import FloatArray
 
@@ -20,17 +21,20 @@ def unit(v: FloatArray) -> FloatArray:
     return np.asarray(v / np.sqrt(np.add.reduce(v * v, axis=-1, keepdims=True)))
 
 
-def mean_rows(a: FloatArray) -> FloatArray:
-    """``a.mean(axis=0)`` (the same arithmetic) without its per-call overhead."""
-    if a.shape[0] == 0:
-        return np.asarray(a.mean(axis=0))
-    return np.asarray(np.add.reduce(a, axis=0) / a.shape[0])
+def window_sums(a: FloatArray, lo: NDArray[np.int64], width: int) -> FloatArray:
+    """Sums of the rows ``lo .. lo + width - 1`` of ``a`` (n, c), for each start in ``lo``
+    (any shape): shape ``(*lo.shape, c)``. Rows outside ``[0, n)`` count for nothing. Over
+    the low-passed accelerometer, the direction of gravity in those windows (``unit``)."""
+    n = a.shape[0]
+    rows = lo[..., None] + np.arange(width)
+    inside = (rows >= 0) & (rows < n)
+    return np.asarray((a[np.clip(rows, 0, n - 1)] * inside[..., None]).sum(axis=-2))
 
 
-def angle_deg(a: FloatArray, b: FloatArray) -> float:
-    """Angle between two vectors, degrees."""
-    c = float(np.dot(unit(a), unit(b)))
-    return float(np.degrees(np.arccos(min(max(c, -1.0), 1.0))))
+def angles_deg(a: FloatArray, b: FloatArray) -> FloatArray:
+    """Angles between the rows of ``a`` and ``b`` (..., 3), degrees."""
+    c = np.einsum("...c,...c->...", unit(a), unit(b))
+    return np.asarray(np.degrees(np.arccos(np.clip(c, -1.0, 1.0))))
 
 
 def pitch_axis(directions: FloatArray) -> FloatArray:
@@ -54,7 +58,8 @@ def roll_change_deg(before: FloatArray, top: FloatArray, axis: FloatArray) -> Fl
     """Change of ``axis``' elevation above the horizontal from ``before`` to ``top``, degrees.
 
     ``before`` and ``top`` are (n, 3) unit directions of gravity's reaction (up), ``axis`` the
-    unit medio-lateral axis, all in the sensor frame; positive when ``axis`` rises.
+    unit medio-lateral axis (3,), all in the sensor frame; positive when ``axis`` rises.
+    ``axis`` may be several axes as columns (3, m): then (n, m), one column per axis.
     """
     return np.asarray(
         np.degrees(np.arcsin(np.clip(top @ axis, -1, 1)) - np.arcsin(np.clip(before @ axis, -1, 1)))
@@ -81,7 +86,9 @@ def ml_axis(before: FloatArray, top: FloatArray) -> FloatArray:
     def support(axis: FloatArray) -> FloatArray:
         return _tukey(roll_change_deg(b, t, axis) / _LEVEL_DEG)
 
-    best: FloatArray = a[int(np.argmax([support(c).sum() for c in a]))]
+    # the start: the turning axis most reps read level about (all of them at once: column j
+    # of roll_change_deg(b, t, a.T) is the reps' rolls about axis j)
+    best: FloatArray = a[int(np.argmax(support(a.T).sum(axis=0)))]
     for _ in range(5):  # reweighted mean of the level reps' axes
         w = support(best)
         if not w.any():
@@ -113,11 +120,7 @@ def tilt_per_rep(
     """
     if not spans:
         return []
-    n = acc_lp.shape[0]
-    before = np.array([mean_rows(acc_lp[max(0, s - settle) : s + 1]) for s, _, _ in spans])
-    top = np.array(
-        [mean_rows(acc_lp[max(0, lk - settle // 2) : min(n, lk + settle // 2 + 1)])
-         for _, lk, _ in spans]
-    )
-    b, t = unit(before), unit(top)
+    starts, lockouts = np.array([(s, lk) for s, lk, _ in spans], dtype=np.int64).T
+    b = unit(window_sums(acc_lp, starts - settle, settle + 1))
+    t = unit(window_sums(acc_lp, lockouts - settle // 2, settle // 2 * 2 + 1))
     return [float(abs(r)) for r in roll_change_deg(b, t, ml_axis(b, t))]

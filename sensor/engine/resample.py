@@ -125,7 +125,7 @@ class GridResampler:
         t_s, acc, gyro = samples.t_s, samples.acc_g, samples.gyro_dps
         if gyro is None:
             gyro = _NO_GYRO
-        if t_s.dtype is not _F64 or acc.dtype is not _F64 or gyro.dtype is not _F64:
+        if t_s.dtype != _F64 or acc.dtype != _F64 or gyro.dtype != _F64:
             # the kernels' types, any layout (native float64 only)
             t_s, acc, gyro = (x.astype(np.float64) for x in (t_s, acc, gyro))
         if lockout is not None:  # (the kernel checks the input buffer's room)
