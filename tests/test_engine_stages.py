@@ -554,6 +554,22 @@ def test_a_pause_the_missed_rep_allowance_bridges_ends_the_set_if_the_athlete_st
     assert [len(g) for g in engine._split(reps, [inside])] == [6]
 
 
+def test_rep_sized_rises_bound_the_reps_a_speed_can_pair() -> None:
+    """The de-drifted speed is paired only when it has more rep-sized rises than the plain
+    speed has reps: each rep takes a rise of its own, from ``min_range_m`` to ``max_range_m``."""
+    engine = Engine(params=_params())
+    moves = [
+        Move(1, 0, 100, 0.4, 0.30),  # a rep's rise
+        Move(-1, 100, 200, 0.4, -0.30),  # its descent: not a rise
+        Move(1, 200, 300, 0.2, 0.09),  # under min_range_m
+        Move(1, 300, 400, 0.4, 0.10),  # min_range_m exactly
+        Move(1, 400, 600, 1.5, 1.30),  # over max_range_m (standing up and more)
+        Move(1, 600, 700, 0.4, 1.20),  # max_range_m exactly
+    ]
+    assert engine._rises(moves) == 3
+    assert engine._rises([]) == 0
+
+
 def test_a_slow_pause_sets_rep_cycle_keeps_its_region_open() -> None:
     """A stretch of data is read together until nothing rep-sized has come for 8 s *and*
     1.2 rep cycles. A pause set (2 s up, 3 s held, 3.3 s down and 1.5 s at the bottom, its
@@ -563,9 +579,8 @@ def test_a_slow_pause_sets_rep_cycle_keeps_its_region_open() -> None:
     set's cycle."""
     engine = Engine(params=_params())
 
-    def rises(every_s: float) -> list[Move]:
-        return [Move(1, round(k * every_s * RATE), round((k * every_s + 2) * RATE), 0.15, 0.2)
-                for k in range(4)]
+    def rises(every_s: float) -> list[int]:  # the rises' start samples
+        return [round(k * every_s * RATE) for k in range(4)]
 
     assert engine._cycles_n(rises(10.1)) == pytest.approx(1.2 * 10.1 * RATE)
     assert engine._cycles_n(rises(13.0)) == 0.0

@@ -240,12 +240,20 @@ class Engine:
         events: list[Event] = []
         moves, pending = self._moves(n, final)
         big = [m for m in moves if abs(m.disp_m) >= 0.7 * self.p.min_range_m]
+        ups: list[int] = []  # the starts of the rep-sized rises among big[: k + 1]
+        first = 0  # moves[first:] start at or after the region's start
         for k, m in enumerate(big):
+            if m.sign > 0 and m.disp_m >= self.p.min_range_m:
+                ups.append(m.i0)
             # (a move still running may be a big one: the set is not over before it is)
             nxt = big[k + 1].i0 if k + 1 < len(big) else (math.inf if final else pending)
-            if nxt - m.i1 >= gap and nxt - m.i1 >= self._cycles_n(big[: k + 1]):
-                region = [x for x in moves if self._region_start <= x.i0 and x.i1 <= m.i1]
-                events += self._emit_region(self._region_start, m.i1, region)
+            if nxt - m.i1 >= gap and nxt - m.i1 >= self._cycles_n(ups):
+                while first < len(moves) and moves[first].i0 < self._region_start:
+                    first += 1
+                last = first  # moves are in time order: the region's are moves[first:last]
+                while last < len(moves) and moves[last].i1 <= m.i1:
+                    last += 1
+                events += self._emit_region(self._region_start, m.i1, moves[first:last])
                 self._region_start = m.i1
         if not big and n - self._region_start > 2 * gap:
             # nothing rep-sized for a while: move on from a point where the speed is zero
@@ -256,12 +264,11 @@ class Engine:
                 self._region_start += int(idx[-1])
         return events
 
-    def _cycles_n(self, big: list[Move]) -> float:
-        """Grid samples of ``set_gap_cycles`` rep cycles of the rises among ``big`` (a
-        region's rep-sized moves so far): a slow pause set whose descents the stillness test
+    def _cycles_n(self, ups: list[int]) -> float:
+        """Grid samples of ``set_gap_cycles`` rep cycles of the rises starting at ``ups`` (a
+        region's rep-sized rises so far): a slow pause set whose descents the stillness test
         took for rest shows nothing rep-sized from one rise to the next, 8-9 s apart. 0 with
         fewer than three such rises."""
-        ups = [m.i0 for m in big if m.sign > 0 and m.disp_m >= self.p.min_range_m]
         if len(ups) < 3:
             return 0.0
         cycle = float(median(np.diff(ups).tolist()))
@@ -354,10 +361,11 @@ class Engine:
         speed, moves, cands = self._with_ways_back(a, b, moves)
         groups = self._groups(cands, moves)
         alt = self._detrended(speed, a, moves)
-        if alt is not None:
+        alt_moves = [] if alt is None else self._moves_in(alt, a)
+        if alt is not None and self._rises(alt_moves) > sum(map(len, groups)):
             # the de-drifted speed wins when its sets hold more reps, and every rep of the
-            # plain speed's among them (it finds the reps drift hid, and loses none)
-            alt_moves = self._moves_in(alt, a)
+            # plain speed's among them (it finds the reps drift hid, and loses none); each of
+            # its reps has a rise of its own, so with no more rises than that it cannot
             alt_groups = self._drift_checked(
                 self._groups(self._pairing(alt_moves), alt_moves), [c for g in groups for c in g]
             )
@@ -380,6 +388,12 @@ class Engine:
             events += [RepDone(s.index, s.leg, r) for r in s.reps]
             events.append(SetDone(s))
         return events
+
+    def _rises(self, moves: list[Move]) -> int:
+        """How many of ``moves`` are rises of a rep's size (``min_range_m`` to
+        ``max_range_m``): at most this many reps pair from them."""
+        lo, hi = self.p.min_range_m, self.p.max_range_m
+        return sum(1 for m in moves if m.sign > 0 and lo <= m.disp_m <= hi)
 
     def _drift_checked(
         self, groups: list[list[RepCandidate]], plain: list[RepCandidate]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from statistics import median
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def flag_reps(
 ) -> tuple[tuple[RepFlag, ...], ...]:
     """Flags per rep: missed pause target, bounced lockout, pelvic tilt over the threshold."""
     holds = [r.hold_s for r in reps]
-    median_hold = float(np.median(holds)) if holds else 0.0
+    median_hold = float(median(holds)) if holds else 0.0  # (statistics: np.median's value)
     meant_to_hold = pause_s is not None or median_hold >= meant_to_hold_s
     out = []
     for r in reps:

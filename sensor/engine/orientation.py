@@ -47,6 +47,7 @@ def pitch_axis(directions: FloatArray) -> FloatArray:
 
 _LEVEL_DEG = 3.0  # a rep whose roll reads under this about an axis is level about it (Tukey c)
 _MIN_SWING = float(np.sin(np.radians(5.0)))  # a rep that pitches less says nothing of the axis
+_CONVERGED_COS = float(np.cos(np.radians(0.01)))  # the axis search stops when it moves less
 
 
 def _tukey(x: FloatArray) -> FloatArray:
@@ -94,7 +95,7 @@ def ml_axis(before: FloatArray, top: FloatArray) -> FloatArray:
         if not w.any():
             break
         new = unit(w @ a)
-        done = float(new @ best) > np.cos(np.radians(0.01))
+        done = float(new @ best) > _CONVERGED_COS
         best = new
         if done:
             break
