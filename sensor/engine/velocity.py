@@ -712,7 +712,8 @@ class VelocityTracker:
             off = kernels.off_vertical(self.acc_lp.data, self.norm.data, self.raw.data,
                                        self._bias_by(e), s, e, self.dt_s, self.max_rate2,
                                        self.cos_gyro_miss)
-            accel = accel - off * GRAVITY_MPS2
+            off *= GRAVITY_MPS2  # (both fresh from their kernels: in place)
+            accel -= off
         if commit:
             self.obs = kept
         else:
