@@ -17,6 +17,7 @@ from statistics import median
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from sensor.engine.kernels import SCAN_DONE, SCAN_NO_ROOM
 from sensor.engine.lockout import LockoutDetector, detector_of
@@ -566,19 +567,18 @@ class Engine:
 
     def _returning(self, cands: list[RepCandidate]) -> list[bool]:
         """Does each rep end in the orientation it started in (sitting down, say, does not)?
-        Within ``max_return_deg`` of its posture (the low-passed acceleration over the
-        ``_settle`` samples) just before its start, over the end of its descent or just after
-        it (a lift with no rest between reps, a curl say, is already turning into the next
-        rep after)."""
+        Within ``max_return_deg`` of its posture just before its start (``_postures``), over
+        the end of its descent or just after it (a lift with no rest between reps, a curl
+        say, is already turning into the next rep after)."""
         if not cands:
             return []
         acc = self._t.acc_lp.data
         settle = self._settle
         a = np.array([min(c.rise.i0, c.fall.i0) for c in cands], dtype=np.int64)
         b = np.minimum([max(c.rise.i1, c.fall.i1) for c in cands], acc.shape[0] - 1)  # (the end)
-        # the windows before the start, up to the end and after it: (3, k, 3)
-        u = window_sums(acc, np.array([a - settle, b - settle, b]), settle + 1)
-        off = angles_deg(u[0], u[1:])  # (2, k): each end window's against the one before
+        # before the start, against up to the end and after it: (2, k)
+        off = angles_deg(self._postures(a), np.stack([self._postures(b),
+                                                      window_sums(acc, b, settle + 1)]))
         near = off <= self.p.max_return_deg
         back: list[bool] = (near[0] | near[1]).tolist()
         return back
@@ -587,6 +587,12 @@ class Engine:
     def _settle(self) -> int:
         """Grid samples of rest that show the posture before a rep (0.3 s)."""
         return round(0.3 * self.p.grid_rate_hz)
+
+    def _postures(self, idx: NDArray[np.int64]) -> FloatArray:
+        """The posture up to each grid sample in ``idx``: the low-passed acceleration (g)
+        summed over the ``_settle`` samples before it and it, gravity in the sensor's frame
+        (its direction is the sensor's orientation there), shape ``(*idx.shape, 3)``."""
+        return window_sums(self._t.acc_lp.data, idx - self._settle, self._settle + 1)
 
     def _consistent(
         self, cands: list[RepCandidate], short: list[RepCandidate | None] | None = None
@@ -611,11 +617,9 @@ class Engine:
         ]
 
     def _posture_off(self, starts: list[int]) -> FloatArray:
-        """How far (deg) the posture before each of these grid samples is from their median
-        posture. A posture is the low-passed acceleration (g) over the ``_settle`` samples up
-        to a sample: gravity in the sensor's frame, so its orientation there."""
-        u = unit(window_sums(self._t.acc_lp.data, np.asarray(starts) - self._settle,
-                             self._settle + 1))
+        """How far (deg) the posture (``_postures``) before each of these grid samples is
+        from their median posture."""
+        u = unit(self._postures(np.asarray(starts, dtype=np.int64)))
         ranked = np.sort(u, axis=0)  # the median (np.median's arithmetic, a tenth of its cost)
         h = ranked.shape[0] // 2
         med = ranked[h] if ranked.shape[0] % 2 else (ranked[h - 1] + ranked[h]) / 2
@@ -685,8 +689,7 @@ class Engine:
         settle = self._settle
         spans = [(int(x.start), int(x.lockout), int(x.bottom)) for x in ph]
         starts, lockouts = np.array([s[:2] for s in spans], dtype=np.int64).T
-        rotations = angles_deg(window_sums(acc_lp, starts - settle, settle + 1),
-                               acc_lp[lockouts]).tolist()
+        rotations = angles_deg(self._postures(starts), acc_lp[lockouts]).tolist()
         self._rotations += rotations
         if self._mount is None:
             med = median(rotations)
