@@ -35,6 +35,7 @@ from sensor.engine.reps import (
     pair_moves,
     phase_indices,
     rep_cycle,
+    rep_sized,
     steady,
     trim_ran_on,
     unreturned,
@@ -391,10 +392,9 @@ class Engine:
         return events
 
     def _rises(self, moves: list[Move]) -> int:
-        """How many of ``moves`` are rises of a rep's size (``min_range_m`` to
-        ``max_range_m``): at most this many reps pair from them."""
-        lo, hi = self.p.min_range_m, self.p.max_range_m
-        return sum(1 for m in moves if m.sign > 0 and lo <= m.disp_m <= hi)
+        """How many of ``moves`` are rises of a rep's size (``rep_sized``, as pairing
+        requires): at most this many reps pair from them."""
+        return sum(1 for m in moves if m.sign > 0 and rep_sized(m.disp_m, self.p))
 
     def _drift_checked(
         self, groups: list[list[RepCandidate]], plain: list[RepCandidate]

@@ -210,12 +210,17 @@ def steady(m: Move, p: EngineParams) -> bool:
     return m.back_m <= p.max_back_fraction * abs(m.disp_m)
 
 
+def rep_sized(rise_m: float, p: EngineParams) -> bool:
+    """Is a rise of ``rise_m`` (m) a rep's size (``min_range_m`` to ``max_range_m``)?"""
+    return p.min_range_m <= rise_m <= p.max_range_m
+
+
 def _plausible(
     rise: Move, fall: Move, first: Move, second: Move, *, quiet: NDArray[np.bool_],
     p: EngineParams, rate: float,
 ) -> bool:
     up, down = rise.disp_m, -fall.disp_m
-    if not (p.min_range_m <= up <= p.max_range_m and down > 0):
+    if not (rep_sized(up, p) and down > 0):
         return False
     if not 1 / p.pair_ratio <= down / up <= p.pair_ratio:
         return False
