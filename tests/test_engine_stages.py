@@ -1439,7 +1439,8 @@ def test_a_steady_descent_is_not_a_rest(recent_s: float, fraction: float, anchor
     steady 0.2 m/s for 1.5 s: the cruise has no acceleration, so it looks still. The speed
     there is as high as it has been for a while, so it is no rest: the speed stays at
     -0.2 m/s. Judged against the whole motion's peak instead (the rule before), 0.2 m/s is
-    small enough to be drift, and the cruise is wrongly anchored at zero."""
+    small enough to be drift, and the cruise is wrongly anchored at zero. Its still run is
+    longer than ``zupt_settled_s``, but what follows brakes: not a rest either."""
     t = np.arange(int(12 * RATE)) * DT
     v = (_minjerk_speed(t, 3.0, 0.3, 0.7)
          + _trapezoid_speed(t, 4.0, -0.2, 0.4, 1.5))
@@ -1455,11 +1456,58 @@ def test_a_steady_descent_is_not_a_rest(recent_s: float, fraction: float, anchor
     tr.finish()
     cruise = slice(int(4.8 * RATE), int(5.7 * RATE))
     assert tr._still_raw.data[cruise].any()  # the cruise looks still at times
+    assert tr.long_still.data[cruise].all()  # (one run, 1.3 s: over zupt_settled_s)
     got = tr.speed.data[cruise]
     if anchored:
         assert np.abs(got).min() < 0.02
     else:
         assert np.abs(got + 0.2).max() < 0.03
+
+
+def _lopsided_speed(t: FloatArray, t0: float, peak_mps: float, up_s: float,
+                    down_s: float) -> FloatArray:
+    """Speed (m/s): a smooth ramp to ``peak_mps`` over ``up_s``, then back to zero over
+    ``down_s``."""
+    def ramp(x: FloatArray) -> FloatArray:
+        u = np.clip(x, 0.0, 1.0)
+        return u**2 * (3 - 2 * u)  # smoothstep
+
+    return peak_mps * (ramp((t - t0) / up_s) - ramp((t - t0 - up_s) / down_s))
+
+
+@pytest.mark.parametrize(("settled_s", "anchored"), [(0.6, True), (0.0, False)])
+def test_a_rest_after_a_descent_whose_start_read_as_rest_anchors_the_speed(
+    settled_s: float, anchored: bool
+) -> None:
+    """A bar (no gyro) rises 0.2 m, holds, and descends 0.18 m: 2.5 s speeding up at under
+    8 mg, which reads as rest, then 0.5 s braking at up to 37 mg. The braking alone reads as
+    a rise (the speed it brakes from was never seen), and the 1.5 s rest after it looks like
+    a steady move's cruise at +0.1 m/s. What follows decides: the next rise speeds up the
+    same way, where a steady move would brake, so the run was a rest and the speed is zero
+    there, and the next rise reads its true 0.375 m/s peak. With the rule off
+    (``zupt_settled_s`` 0) the speed runs on through the rest into the rise."""
+    t = np.arange(int(16 * RATE)) * DT
+    v = (_minjerk_speed(t, 2.0, 0.2, 1.0) + _lopsided_speed(t, 4.5, -0.12, 2.5, 0.5)
+         + _minjerk_speed(t, 9.0, 0.2, 1.0))
+    accel = np.gradient(v, DT)
+    u = np.array([0.2, -0.1, 0.97]) / np.linalg.norm([0.2, -0.1, 0.97])
+    acc = u[None, :] * (1 + accel / GRAVITY_MPS2)[:, None]
+    acc += np.random.default_rng(2).normal(0, 5e-4, acc.shape)
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    tr = VelocityTracker(replace(EngineParams(), zupt_settled_s=settled_s), with_gyro=False)
+    tr.push(np.arange(t.size, dtype=np.int64), acc, np.zeros(t.size, dtype=bool))
+    tr.finish()
+    starts = slice(int(4.6 * RATE), int(6.8 * RATE))
+    assert tr._still_raw.data[starts].all()  # the descent's start reads as rest
+    rest = slice(int(7.6 * RATE), int(8.9 * RATE))
+    peak = float(tr.speed.data[int(9 * RATE) : int(10.2 * RATE)].max())
+    if anchored:
+        assert np.abs(tr.speed.data[rest]).max() < 0.005
+        assert abs(peak - v.max()) < 0.01
+    else:
+        assert tr.speed.data[rest].min() > 0.04
+        assert peak - v.max() > 0.015
 
 
 def _block_due_reference(tr: Any) -> bool:

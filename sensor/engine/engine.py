@@ -86,6 +86,7 @@ class Engine:
         self._with_gyro: bool | None = None
         self._sets: list[SetResult] = []
         self._region_start = 0
+        self._ups: list[int] = []  # the rep-sized rises of the regions emitted (grid samples)
         # (n_final, region start, final) of the last _close_sets call that changed nothing
         self._idle_state: tuple[int, int, bool] | None = None
         self._idle_n = -1  # its n_final when it was not final: feed skips the call until then
@@ -242,7 +243,8 @@ class Engine:
         events: list[Event] = []
         moves, pending = self._moves(n, final)
         big = [m for m in moves if abs(m.disp_m) >= 0.7 * self.p.min_range_m]
-        ups: list[int] = []  # the starts of the rep-sized rises among big[: k + 1]
+        # the starts of the rep-sized rises of the regions emitted and among big[: k + 1]
+        ups = list(self._ups)
         first = 0  # moves[first:] start at or after the region's start
         for k, m in enumerate(big):
             if m.sign > 0 and m.disp_m >= self.p.min_range_m:
@@ -255,20 +257,32 @@ class Engine:
                 last = first  # moves are in time order: the region's are moves[first:last]
                 while last < len(moves) and moves[last].i1 <= m.i1:
                     last += 1
-                events += self._emit_region(self._region_start, m.i1, moves[first:last])
+                region = moves[first:last]
+                a = self._quiet_start(self._region_start, next(
+                    (x.i0 for x in big[: k + 1] if x.i0 >= self._region_start), m.i0) - gap)
+                if a > self._region_start:  # (read from a rest: as when fed in chunks)
+                    region = self._moves_in(tr.speed.data[a : m.i1], a)
+                events += self._emit_region(a, m.i1, region)
                 self._region_start = m.i1
-        if not big and n - self._region_start > 2 * gap:
-            # nothing rep-sized for a while: move on from a point where the speed is zero
-            still = tr.still.data
-            cut = n - gap
-            idx = np.flatnonzero(still[self._region_start : cut])
-            if idx.size:
-                self._region_start += int(idx[-1])
+                self._ups = list(ups)  # (a later call, fed in chunks, starts from them)
+        if not big:
+            # nothing rep-sized for a while: move on to a rest well before whatever comes
+            # next (where the region will start anyway: ``_quiet_start``)
+            self._region_start = self._quiet_start(self._region_start, pending - gap)
         return events
 
+    def _quiet_start(self, a: int, cut: int) -> int:
+        """Where a region that starts at grid sample ``a`` and has nothing rep-sized before
+        ``cut + set_gap`` is read from: its last rest before ``cut`` (``a`` if none). Fed
+        whole or in chunks, the same: what came before is not the region's."""
+        if cut - a <= 0:
+            return a
+        idx = np.flatnonzero(self._t.still.data[a:cut])
+        return a + int(idx[-1]) if idx.size else a
+
     def _cycles_n(self, ups: list[int]) -> float:
-        """Grid samples of ``set_gap_cycles`` rep cycles of the rises starting at ``ups`` (a
-        region's rep-sized rises so far): a slow pause set whose descents the stillness test
+        """Grid samples of ``set_gap_cycles`` rep cycles of the rises starting at ``ups`` (the
+        rep-sized rises so far, every set's): a slow pause set whose descents the stillness test
         took for rest shows nothing rep-sized from one rise to the next, 8-9 s apart. 0 with
         fewer than three such rises."""
         if len(ups) < 3:

@@ -54,6 +54,9 @@ class EngineParams:
     # looks still: no acceleration, but its speed is all it has had for a while)
     zupt_long_rest_s: float = 2.0  # a still run this long is a rest whatever the speed says
     zupt_max_motion_s: float = 5.0  # and any still run ends a motion longer than this
+    zupt_settled_s: float = 0.6  # a still run this long (0: off) is a rest when what
+    zupt_onward_s: float = 0.3  # follows it over this long speeds up the way the speed goes
+    # by still_level_g (a braking half whose start read as rest; a steady move brakes next)
     zupt_turn_deg: float = 10.0  # the check is for sensors that barely rotate (bar mounts)
     gravity_local_deg: float = 30.0  # orientation scale of the local gravity-error fit
     gravity_obs: int = 40  # still observations kept for the gravity-norm error model

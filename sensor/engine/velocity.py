@@ -290,6 +290,8 @@ class VelocityTracker:
         self.nb, self.nb_after, self.obs_gap = gravity_rest_spans(params)
         self.recent_n = max(1, round(params.zupt_recent_s * params.grid_rate_hz))
         self.edge_n = round(params.motion_edge_s * params.grid_rate_hz)
+        self.settled_n = round(params.zupt_settled_s * params.grid_rate_hz)
+        self.onward_n = max(1, round(params.zupt_onward_s * params.grid_rate_hz))
         self.raw = Growable(6 if with_gyro else 3)
         self.gap = GrowableMask(0)
         self.acc_lp = Growable(3)
@@ -682,6 +684,21 @@ class VelocityTracker:
                 return j
             if end >= n:  # not a rest: moving through it
                 return n if final else None
+            if 0 < self.settled_n <= end - j:
+                # a long still run that the next motion leaves speeding up the way the speed
+                # goes, by a level the stillness test calls motion, was a rest: the motion
+                # before it was the braking half of a move whose gentle start read as rest
+                # (a slow eccentric on a bar); a steady move brakes next. (The norm against
+                # the run's last samples: gravity's reading right there.)
+                norm = self.norm.data
+                stop = end + self.onward_n
+                if stop > norm.shape[0] and not final:
+                    return None
+                onward = norm[end:stop]
+                settled = norm[max(j, end - self.onward_n) : end]
+                ahead = (onward.mean() - settled.mean()) * math.copysign(1.0, v[-1])
+                if onward.size and ahead > self.p.still_level_g:
+                    return j
             j = end
 
     def _turned(self, i: int, j: int) -> bool:
