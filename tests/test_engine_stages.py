@@ -1390,6 +1390,23 @@ def _minjerk_speed(t: FloatArray, t0: float, dist_m: float, dur_s: float) -> Flo
     return dist_m / dur_s * 30 * u**2 * (1 - u) ** 2
 
 
+def _bar_tracked(speed_mps: FloatArray, axis: list[float], seed: int, **params: Any) -> Any:
+    """A bar (no gyro, no turn) moving at vertical ``speed_mps`` (m/s, one sample per grid
+    step), its sensor's up axis along ``axis``, with 0.5 mg of noise: the velocity stage
+    run over it with ``params`` (EngineParams fields) changed."""
+    accel = np.gradient(speed_mps, DT)
+    u = np.array(axis) / np.linalg.norm(axis)
+    acc = u[None, :] * (1 + accel / GRAVITY_MPS2)[:, None]
+    acc += np.random.default_rng(seed).normal(0, 5e-4, acc.shape)
+    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
+
+    tr = VelocityTracker(replace(EngineParams(), **params), with_gyro=False)
+    n = speed_mps.size
+    tr.push(np.arange(n, dtype=np.int64), acc, np.zeros(n, dtype=bool))
+    tr.finish()
+    return tr
+
+
 @pytest.mark.parametrize(("edge_s", "worst_s", "best_s"), [(0.4, 0.0, 0.02), (0.0, 0.03, 0.06)])
 def test_a_slow_descent_starts_and_ends_where_its_acceleration_does(
     edge_s: float, worst_s: float, best_s: float
@@ -1405,15 +1422,8 @@ def test_a_slow_descent_starts_and_ends_where_its_acceleration_does(
     v_fine = _minjerk_speed(fine, *rise) + _minjerk_speed(fine, *fall)
     thr = 0.05 * v_fine.max()
     down = np.flatnonzero(v_fine <= -thr)
-    accel = np.gradient(_minjerk_speed(t, *rise) + _minjerk_speed(t, *fall), DT)
-    u = np.array([0.3, -0.2, 0.93]) / np.linalg.norm([0.3, -0.2, 0.93])
-    acc = u[None, :] * (1 + accel / GRAVITY_MPS2)[:, None]
-    acc += np.random.default_rng(0).normal(0, 5e-4, acc.shape)
-    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
-
-    tr = VelocityTracker(replace(EngineParams(), motion_edge_s=edge_s), with_gyro=False)
-    tr.push(np.arange(t.size, dtype=np.int64), acc, np.zeros(t.size, dtype=bool))
-    tr.finish()
+    tr = _bar_tracked(_minjerk_speed(t, *rise) + _minjerk_speed(t, *fall), [0.3, -0.2, 0.93],
+                      0, motion_edge_s=edge_s)
     got = np.flatnonzero(tr.speed.data <= -thr)
     late = t[got[0]] - fine[down[0]]
     early = fine[down[-1]] - t[got[-1]]
@@ -1444,16 +1454,8 @@ def test_a_steady_descent_is_not_a_rest(recent_s: float, fraction: float, anchor
     t = np.arange(int(12 * RATE)) * DT
     v = (_minjerk_speed(t, 3.0, 0.3, 0.7)
          + _trapezoid_speed(t, 4.0, -0.2, 0.4, 1.5))
-    accel = np.gradient(v, DT)
-    u = np.array([0.1, 0.2, 0.97]) / np.linalg.norm([0.1, 0.2, 0.97])
-    acc = u[None, :] * (1 + accel / GRAVITY_MPS2)[:, None]
-    acc += np.random.default_rng(1).normal(0, 5e-4, acc.shape)
-    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
-
-    p = replace(EngineParams(), zupt_recent_s=recent_s, zupt_peak_fraction=fraction)
-    tr = VelocityTracker(p, with_gyro=False)
-    tr.push(np.arange(t.size, dtype=np.int64), acc, np.zeros(t.size, dtype=bool))
-    tr.finish()
+    tr = _bar_tracked(v, [0.1, 0.2, 0.97], 1, zupt_recent_s=recent_s,
+                      zupt_peak_fraction=fraction)
     cruise = slice(int(4.8 * RATE), int(5.7 * RATE))
     assert tr._still_raw.data[cruise].any()  # the cruise looks still at times
     assert tr.long_still.data[cruise].all()  # (one run, 1.3 s: over zupt_settled_s)
@@ -1489,15 +1491,7 @@ def test_a_rest_after_a_descent_whose_start_read_as_rest_anchors_the_speed(
     t = np.arange(int(16 * RATE)) * DT
     v = (_minjerk_speed(t, 2.0, 0.2, 1.0) + _lopsided_speed(t, 4.5, -0.12, 2.5, 0.5)
          + _minjerk_speed(t, 9.0, 0.2, 1.0))
-    accel = np.gradient(v, DT)
-    u = np.array([0.2, -0.1, 0.97]) / np.linalg.norm([0.2, -0.1, 0.97])
-    acc = u[None, :] * (1 + accel / GRAVITY_MPS2)[:, None]
-    acc += np.random.default_rng(2).normal(0, 5e-4, acc.shape)
-    from sensor.engine.velocity import VelocityTracker  # noqa: PLC0415 - stage under test
-
-    tr = VelocityTracker(replace(EngineParams(), zupt_settled_s=settled_s), with_gyro=False)
-    tr.push(np.arange(t.size, dtype=np.int64), acc, np.zeros(t.size, dtype=bool))
-    tr.finish()
+    tr = _bar_tracked(v, [0.2, -0.1, 0.97], 2, zupt_settled_s=settled_s)
     starts = slice(int(4.6 * RATE), int(6.8 * RATE))
     assert tr._still_raw.data[starts].all()  # the descent's start reads as rest
     rest = slice(int(7.6 * RATE), int(8.9 * RATE))

@@ -697,7 +697,7 @@ class VelocityTracker:
                 onward = norm[end:stop]
                 settled = norm[max(j, end - self.onward_n) : end]
                 ahead = (onward.mean() - settled.mean()) * math.copysign(1.0, v[-1])
-                if onward.size and ahead > self.p.still_level_g:
+                if ahead > self.p.still_level_g:  # (end < n: onward has a sample)
                     return j
             j = end
 
