@@ -469,6 +469,18 @@ def test_plain_sessions_fed_in_chunks_equal_whole(seed: int) -> None:
         _assert_same(analyze(samples, options, params=params), engine.summary())
 
 
+def test_plain_session_575_standing_up_ends_a_set_whose_last_way_back_is_unseen() -> None:
+    """Known answer from the second generator (seed 575, hip mount, 200 Hz, gyro): the second
+    set's last descent runs on into setting down (-0.6 m); a last rise of a rep's size 15 s
+    later has no way back seen, and 9 s after it the athlete stands up (2.5 m). A set is not
+    over before a rise's way back comes, but a move over ``set_end_ratio`` times the set's
+    reps ends it anyway: read on into standing up, the region paired descent first and the
+    set lost its first rep (5 of 6)."""
+    samples, truth = _bench_session("plain_sessions", 575)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+
+
 def test_plain_session_16_no_rep_after_the_set_from_the_de_drifted_speed() -> None:
     """Known answer from the second generator (seed 16): on the de-drifted speed the rise
     when the athlete gets up after the first set pairs into a sixth rep if rise first is
@@ -531,13 +543,14 @@ def test_plain_session_130_stepping_off_after_the_first_set() -> None:
 
 
 def _slow_eccentric_set(
-    reps: int, eccentric_s: float, *, holds_s: Sequence[float] = (), roll_off: bool = False
+    reps: int, eccentric_s: float, *, holds_s: Sequence[float] = (),
+    eccentrics_s: Sequence[float] = (), roll_off: bool = False
 ) -> Samples:
     """A bar set at 50 Hz (no gyro, the bar tilted 20 deg, 2 mg noise): ``reps`` reps of
-    0.2 m up in 1 s, a hold (1 s, or ``holds_s`` rep by rep), down in ``eccentric_s``, 1.5 s
-    at the bottom; 12 s of rest
-    after. A 0.2 m min-jerk descent over 3.5 s peaks at 9.6 mg of acceleration: under the
-    stillness test's 10 mg, so the tracker reads it as rest. With ``roll_off`` the last
+    0.2 m up in 1 s, a hold (1 s, or ``holds_s`` rep by rep), down in ``eccentric_s`` (or
+    ``eccentrics_s`` rep by rep), 1.5 s at the bottom; 12 s of rest after. A 0.2 m
+    min-jerk descent over 3.5 s peaks at 9.6 mg of acceleration: under the stillness test's
+    10 mg, so the tracker reads it as rest. With ``roll_off`` the last
     bottom lasts 1 s, then the bar rolls off the hips: 0.04 m down in 4 s, turning 60 deg,
     and the sensor's y axis reads 3 % high (so gravity's norm changes as it turns)."""
     rate_hz = 50.0
@@ -546,9 +559,10 @@ def _slow_eccentric_set(
     th = [np.zeros(int(4 * rate_hz))]
     moves = [
         move
-        for hold_s in (holds_s or [1.0] * reps)
-        for move in ((0.2, 0.0, 1.0), (0.0, 0.0, hold_s), (-0.2, 0.0, eccentric_s),
-                     (0.0, 0.0, 1.5))
+        for hold_s, down_s in zip(
+            holds_s or [1.0] * reps, eccentrics_s or [eccentric_s] * reps, strict=True
+        )
+        for move in ((0.2, 0.0, 1.0), (0.0, 0.0, hold_s), (-0.2, 0.0, down_s), (0.0, 0.0, 1.5))
     ]
     if roll_off:
         moves[-1] = (0.0, 0.0, 1.0)
@@ -609,6 +623,19 @@ def test_a_slow_pause_set_with_unseen_descents_is_one_set() -> None:
     two, of 4 and 3 reps)."""
     holds_s = [2.5, 2.5, 2.5, 3.5, 3.5, 3.5, 3.5, 3.5]
     _assert_one_set_whole_and_chunked(_slow_eccentric_set(8, 3.5, holds_s=holds_s), 8)
+
+
+def test_a_set_whose_second_descent_is_unseen_is_not_over_before_the_bar_is_down() -> None:
+    """The first descent is seen (1.5 s), the rest take 3.5 s and read as rest, and every
+    hold is 3.5 s: from the second rise's end nothing rep-sized shows for 8.5 s, over the 8 s
+    that ends a set, and with two rises there is no rep cycle to go by yet. The set is not
+    over before the bar is down: after a rise with no way back seen, the wait is 8 s from
+    the end of the way back the region's reps take (known answer from the independent
+    generator, seed 30, whose first set lost its first two reps)."""
+    samples = _slow_eccentric_set(
+        6, 3.5, holds_s=[3.5] * 6, eccentrics_s=[1.5] + [3.5] * 5
+    )
+    _assert_one_set_whole_and_chunked(samples, 6)
 
 
 def _assert_one_set_whole_and_chunked(samples: Samples, reps: int) -> None:

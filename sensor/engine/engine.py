@@ -246,30 +246,62 @@ class Engine:
         # the starts of the rep-sized rises of the regions emitted and among big[: k + 1]
         ups = list(self._ups)
         first = 0  # moves[first:] start at or after the region's start
+        region_big: list[Move] = []  # big[: k + 1] from the region's start
         for k, m in enumerate(big):
+            region_big.append(m)
             if m.sign > 0 and m.disp_m >= self.p.min_range_m:
                 ups.append(m.i0)
             # (a move still running may be a big one: the set is not over before it is)
             nxt = big[k + 1].i0 if k + 1 < len(big) else (math.inf if final else pending)
-            if nxt - m.i1 >= gap and nxt - m.i1 >= self._cycles_n(ups):
+            if nxt - m.i1 < gap:
+                continue
+            wait = gap + self._way_back_n(region_big, big[k + 1] if k + 1 < len(big) else None)
+            if nxt - m.i1 >= wait and nxt - m.i1 >= self._cycles_n(ups):
                 while first < len(moves) and moves[first].i0 < self._region_start:
                     first += 1
                 last = first  # moves are in time order: the region's are moves[first:last]
                 while last < len(moves) and moves[last].i1 <= m.i1:
                     last += 1
                 region = moves[first:last]
-                a = self._quiet_start(self._region_start, next(
-                    (x.i0 for x in big[: k + 1] if x.i0 >= self._region_start), m.i0) - gap)
+                a = self._quiet_start(self._region_start, region_big[0].i0 - gap)
                 if a > self._region_start:  # (read from a rest: as when fed in chunks)
                     region = self._moves_in(tr.speed.data[a : m.i1], a)
                 events += self._emit_region(a, m.i1, region)
                 self._region_start = m.i1
                 self._ups = list(ups)  # (a later call, fed in chunks, starts from them)
+                region_big = []
         if not big:
             # nothing rep-sized for a while: move on to a rest well before whatever comes
             # next (where the region will start anyway: ``_quiet_start``)
             self._region_start = self._quiet_start(self._region_start, pending - gap)
         return events
+
+    def _way_back_n(self, big: list[Move], nxt: Move | None) -> float:
+        """Grid samples the descent after the last of a region's big moves ``big``, a rise
+        with none seen after it, is still to take: the region's median from a rep-sized
+        rise's end to its descent's end (the hold and the descent; a slow descent can read
+        as rest, and the set is not over before the bar is down), at most ``set_gap_s``.
+        0 when the last move is not a rep-sized rise alike in size to the region's paired
+        ones, or when the next big move, ``nxt`` (None: not seen yet), is over
+        ``set_end_ratio`` times their size (standing up: the set is over). (Rises only: a
+        set of bottom-start lifts ends with a descent, and its last rise has one to come.)"""
+        p = self.p
+        last = big[-1] if big else None
+        if last is None or last.disp_m < p.min_range_m:
+            return 0.0
+        spans, sizes = [], []
+        for x, y in pairwise(big[:-1]):
+            if x.disp_m >= p.min_range_m and y.sign < 0:
+                spans.append(y.i1 - x.i1)
+                sizes.append(x.disp_m)
+        if not spans:
+            return 0.0
+        size = median(sizes)
+        if not 1 / p.rep_range_ratio <= last.disp_m / size <= p.rep_range_ratio or (
+            nxt is not None and abs(nxt.disp_m) > p.set_end_ratio * size
+        ):
+            return 0.0
+        return min(float(median(spans)), p.set_gap_s * p.grid_rate_hz)
 
     def _quiet_start(self, a: int, cut: int) -> int:
         """Where a region that starts at grid sample ``a`` and has nothing rep-sized before
