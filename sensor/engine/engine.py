@@ -251,11 +251,12 @@ class Engine:
             region_big.append(m)
             if m.sign > 0 and m.disp_m >= self.p.min_range_m:
                 ups.append(m.i0)
+            after = big[k + 1] if k + 1 < len(big) else None
             # (a move still running may be a big one: the set is not over before it is)
-            nxt = big[k + 1].i0 if k + 1 < len(big) else (math.inf if final else pending)
+            nxt = after.i0 if after is not None else (math.inf if final else pending)
             if nxt - m.i1 < gap:
                 continue
-            wait = gap + self._way_back_n(region_big, big[k + 1] if k + 1 < len(big) else None)
+            wait = gap + self._way_back_n(region_big, after)
             if nxt - m.i1 >= wait and nxt - m.i1 >= self._cycles_n(ups):
                 while first < len(moves) and moves[first].i0 < self._region_start:
                     first += 1
