@@ -384,6 +384,31 @@ def test_alt_session_1121_a_descent_that_drifts_through_the_bottom_pause() -> No
     assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
 
 
+def test_alt_session_108_curls_with_no_rest_between_reps_keep_every_rep() -> None:
+    """Known answer from the independent generator (seed 108, curls on a bar at 50 Hz, no
+    gyro): the second set's second rep starts the instant the first ends, with no rest at
+    the bottom, so the 0.3 s read as its starting posture is the end of the first rep's
+    descent, 37 deg off the set's (the arc tilts the reading). It was dropped as starting
+    from another posture (5 of 6). A rep that starts where the last ended, not from rest,
+    has no posture to compare; one that starts later still does (standing up)."""
+    samples, truth = _bench_session("alt_sessions", 108)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+
+
+@pytest.mark.parametrize("seed", [164, 103])
+def test_plain_sessions_a_move_after_a_set_is_still_held_to_the_posture(seed: int) -> None:
+    """Known answers from the second generator, for the two limits of the rule above. Seed
+    164 (hip, 50 Hz, gyro): 7 s after the second set the athlete gets up, not from rest; with
+    every start not from rest let off the posture check, that was a ninth rep of 8. Seed 103
+    (hip, 400 Hz, no gyro): after the first set a candidate off the set's posture is dropped
+    and the next starts where it ended; let through on the dropped one's account, descent
+    first paired one more and the set lost its first rep (8 of 9)."""
+    samples, truth = _bench_session("plain_sessions", seed)
+    summary = analyze(samples, AnalysisOptions(first_leg=Leg(truth["first_leg"])))
+    assert [len(s.reps) for s in summary.sets] == [t["rep_count"] for t in truth["sets"]]
+
+
 def test_alt_session_194_last_rep_before_the_bar_is_set_down() -> None:
     """Known answer from the independent generator (bench/alt_sessions.py, seed 194): the last
     set's 8th rep runs on into putting the bar down for 7 s. It was counted 7: the set was

@@ -646,8 +646,9 @@ class Engine:
     ) -> list[RepCandidate]:
         """Drop candidates far from the region's median rep: in range, in duration, or in
         the posture they start from (the sensor's orientation then: every rep of a set
-        starts from the same one; standing up after it does not). A candidate too long
-        with a shorter version in ``short`` (its descent trimmed) that is not is taken so."""
+        starts from the same one; standing up after it does not), unless they start from
+        the last kept rep's end with no rest between. A candidate too long with a shorter
+        version in ``short`` (its descent trimmed) that is not is taken so."""
         if len(cands) < 3:
             return cands
         med = median(c.rise.disp_m for c in cands)
@@ -656,12 +657,22 @@ class Engine:
         if short is not None:
             cands = [c if t is None or _span(c) <= long or _span(t) > long else t
                      for c, t in zip(cands, short, strict=True)]
-        off = self._posture_off([_bounds(c)[0] for c in cands])
-        return [
-            c for c, o in zip(cands, off.tolist(), strict=True)
-            if med / r <= c.rise.disp_m <= med * r and _span(c) <= long
-            and o <= self.p.max_posture_deg
-        ]
+        starts = [_bounds(c)[0] for c in cands]
+        posed = (self._posture_off(starts) <= self.p.max_posture_deg).tolist()
+        kept: list[RepCandidate] = []
+        for c, start, pose in zip(cands, starts, posed, strict=True):
+            if not (med / r <= c.rise.disp_m <= med * r and _span(c) <= long):
+                continue
+            # one that starts where the last kept ended, not from rest, starts from that
+            # rep's last move: no posture to compare (a curl's arc tilts the reading)
+            if pose or (kept and start - _bounds(kept[-1])[1] <= self._settle
+                        and not self._rested(start)):
+                kept.append(c)
+        return kept
+
+    def _rested(self, i: int) -> bool:
+        """Is there a still sample among the ``_settle`` grid samples before ``i``?"""
+        return bool(self._t.still.data[max(0, i - self._settle) : i].any())
 
     def _posture_off(self, starts: list[int]) -> FloatArray:
         """How far (deg) the posture (``_postures``) before each of these grid samples is
